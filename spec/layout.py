@@ -192,8 +192,11 @@ _RULES = (
     Rule(
         "producer",
         "Write slot_id and slot_stamp of slot `tail % capacity`, store tail+1 (release), "
-        "FULL FENCE, load `flag` once; if SLEEPING write the `irq` doorbell. The producer "
-        "may only reuse a slot after `head` has passed it.",
+        "FULL FENCE, load `flag` once; if SLEEPING write the `irq` doorbell. Optimisation: "
+        "if the producer already rang `irq` when tail was T and a head load (after the "
+        "fence) shows head < T, it may skip ringing: that doorbell is latched and the "
+        "consumer drains to at least T before it sleeps again. The producer may only "
+        "reuse a slot after `head` has passed it.",
     ),
     Rule(
         "consumer",
