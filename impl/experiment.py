@@ -59,6 +59,7 @@ class RunResult:
     timeout_finds: int
     timer_publishes: int
     latency: LatencyReport | None
+    stamps: tuple[Stamps, ...] = ()
 
     @property
     def throughput(self) -> float:
@@ -111,4 +112,5 @@ def run(
         timeout_finds=int(c["timeout_finds"]),
         timer_publishes=int(t["publishes"]),
         latency=report(stamps, tick_ns) if cfg.profile else None,
+        stamps=tuple(stamps),
     )

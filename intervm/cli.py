@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import click
 
+from intervm.commands.run import run
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="intervm")
 def main() -> None:
     """Specify, verify and conformance-test inter-VM shared-memory protocols."""
+
+
+main.add_command(run)

@@ -1,0 +1,6 @@
+"""Subcommands of the ``intervm`` CLI, one module each.
+
+>>> from intervm.commands.run import run
+>>> run.name
+'run'
+"""
