@@ -347,7 +347,7 @@ def pack(
     label = os.fsdecode(image)
     files = _scan(src_dir)
     nslots = default_slots(len(files)) if slots is None else slots
-    index = encode_index(files, nslots)
+    index = encode_index(files, nslots, os.fsdecode(src_dir))
     sizes = [size for _, size in files]
     total = _check_total(label, data_end(sizes, nslots), image_size)
     offsets = derive_offsets(sizes, nslots)
@@ -428,7 +428,7 @@ def _existing(mode: int, overwrite: bool) -> tuple[str, str] | None:
         return "not a regular file", "remove it or extract into an empty directory"
     if overwrite:
         return None
-    return "a regular file", "remove it, extract into an empty directory, or overwrite"
+    return "a regular file", "remove it, extract into an empty directory, or allow overwriting"
 
 
 def _check_targets(
@@ -469,7 +469,9 @@ def _temp_name(run: _Run, entry: Entry) -> str:
     return f"{TEMP_PREFIX}{run.token}-{entry.index}"
 
 
-def _write_temp(run: _Run, entry: Entry, method: CopyMethod, on_bytes: Callable[[int], None]) -> CopyMethod:
+def _write_temp(
+    run: _Run, entry: Entry, method: CopyMethod, on_bytes: Callable[[int], None]
+) -> CopyMethod:
     tmp = _temp_name(run, entry)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(tmp, flags, 0o666, dir_fd=run.dir_fd)

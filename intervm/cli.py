@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from intervm.commands.image import image
 from intervm.commands.run import run
 
 
@@ -17,3 +18,4 @@ def main() -> None:
 
 
 main.add_command(run)
+main.add_command(image)

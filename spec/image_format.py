@@ -129,12 +129,12 @@ class ImageError(Exception):
 
     def where(self) -> str:
         """The object the error is about: the image, and the entry when there is one."""
-        parts = [self.source]
+        where = self.source
         if self.index is not None:
-            parts.append(f"entry #{self.index}")
+            where += f", entry #{self.index}"
         if self.raw_name is not None:
-            parts.append(f"(name {self.name!r})")
-        return " ".join(parts[:1]) + (", " + " ".join(parts[1:]) if parts[1:] else "")
+            where += f" (name {self.name!r})"
+        return where
 
     def message(self) -> str:
         """The one-line message: where, what is wrong and why, what to do."""
@@ -253,7 +253,11 @@ class Layout(Generic[V, B]):
 
 
 def layout_checks(
-    arith: Arith[V, B], slots: V, sizes: Sequence[V], image_len: V, omit: frozenset[str] = frozenset()
+    arith: Arith[V, B],
+    slots: V,
+    sizes: Sequence[V],
+    image_len: V,
+    omit: frozenset[str] = frozenset(),
 ) -> Layout[V, B]:
     """The layout checks in the order a reader applies them, in ``arith``'s arithmetic.
 
@@ -416,7 +420,9 @@ def parse_header(data: bytes, image_len: int, source: str = "image") -> Header:
         ("align_log2", align_log2, ALIGN_LOG2),
     ):
         if value != expected:
-            raise fail(f"header field {field} is {value}, but version {VERSION} requires {expected}")
+            raise fail(
+                f"header field {field} is {value}, but version {VERSION} requires {expected}"
+            )
     if any(reserved):
         raise fail("header reserved bytes 24..63 are not all zero (corrupt or newer format)")
     if not 1 <= slots <= MAX_SLOTS:
@@ -446,7 +452,9 @@ def _check_global_layout(slots: int, image_len: int, source: str) -> None:
         )
 
 
-def parse_index(index: bytes, header: Header, image_len: int, source: str = "image") -> tuple[Entry, ...]:
+def parse_index(
+    index: bytes, header: Header, image_len: int, source: str = "image"
+) -> tuple[Entry, ...]:
     """Validate the whole index (``index_end(header.slots)`` bytes) and derive the entries.
 
     Everything is checked before anything is returned, so a caller that writes only
@@ -557,7 +565,9 @@ def encode_header(slots: int, count: int) -> bytes:
     )
 
 
-def encode_entry(name: str, size: int) -> bytes:
+def encode_entry(
+    name: str, size: int, index: int | None = None, source: str = "pack input"
+) -> bytes:
     """One 256-byte entry slot; refuses names a reader would refuse."""
     raw = name.encode("utf-8", "surrogateescape")
     found = name_problem(raw)
@@ -565,22 +575,26 @@ def encode_entry(name: str, size: int) -> bytes:
         raise ImagePackError(
             describe_name_problem(*found),
             "rename the file to a plain name",
-            source="pack input",
+            source=source,
+            index=index,
             raw_name=raw,
         )
     return ENTRY_STRUCT.pack(size, len(raw), 0, 0, raw)
 
 
-def encode_index(entries: Iterable[tuple[str, int]], slots: int) -> bytes:
+def encode_index(
+    entries: Iterable[tuple[str, int]], slots: int, source: str = "pack input"
+) -> bytes:
     """The whole index, ``index_end(slots)`` bytes: header, used slots, zero padding."""
     items = list(entries)
     if not 1 <= slots <= MAX_SLOTS or len(items) > slots:
         raise ImagePackError(
             f"{len(items)} files do not fit {slots} slots (allowed 1..{MAX_SLOTS})",
             f"use at least {len(items)} slots, at most {MAX_SLOTS} files per image",
-            source="pack input",
+            source=source,
         )
-    body = encode_header(slots, len(items)) + b"".join(encode_entry(n, s) for n, s in items)
+    slot_bytes = (encode_entry(n, s, i, source) for i, (n, s) in enumerate(items))
+    body = encode_header(slots, len(items)) + b"".join(slot_bytes)
     return body + bytes(index_end(slots) - len(body))
 
 
