@@ -17,6 +17,7 @@ the layout, which is read and validated once when the region is attached.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 from collections.abc import Callable
@@ -69,11 +70,18 @@ class Region:
         self._view = atomicshm.AtomicView(mm)
         self._bells = doorbells
         slots: dict[str, _Slot] = {}
+        # Scalar fast paths (the protocols' hot loads): one dict lookup, one C call.
+        self._load0: dict[str, Callable[[], int]] = {}
+        self._store0: dict[str, _Slot] = {}
         for f in layout.fields:
             if f.end > layout.total_size:
                 raise ValueError(f"layout field {f.name!r} ends at {f.end}, past the region")
             load, store, add = _ops(self._view, f.size)
-            slots[f.name] = _Slot(f.offset, f.count, f.stride, 1 << (8 * f.size), load, store, add)
+            slot = _Slot(f.offset, f.count, f.stride, 1 << (8 * f.size), load, store, add)
+            slots[f.name] = slot
+            if f.count == 1:
+                self._load0[f.name] = functools.partial(load, f.offset, atomicshm.ACQUIRE)
+                self._store0[f.name] = slot
         self._slots = slots
 
     # -- creation and attachment ------------------------------------------------
@@ -145,11 +153,19 @@ class Region:
         return s, s.offset + index * s.stride
 
     def load(self, field: str, index: int | None = None) -> int:
+        if index is None:
+            fast = self._load0.get(field)
+            if fast is not None:
+                return fast()
         s, off = self._where(field, index)
         return s.load(off, atomicshm.ACQUIRE)
 
     def store(self, field: str, value: int, index: int | None = None) -> None:
-        s, off = self._where(field, index)
+        s = self._store0.get(field) if index is None else None
+        if s is not None:
+            off = s.offset
+        else:
+            s, off = self._where(field, index)
         if not 0 <= value < s.limit:
             raise ValueError(f"value {value} does not fit field {field!r} (0..{s.limit - 1})")
         s.store(off, value, atomicshm.RELEASE)

@@ -108,4 +108,8 @@ def read_seqlock(acc: SharedAccess, st: ReaderState) -> int:
 
 def read_word(acc: SharedAccess, st: ReaderState) -> int:
     """Read the single-word 64-bit tick (one load)."""
-    return _accept(st, "time64", acc.load("time64"))
+    value = acc.load("time64")
+    if value < st.last:
+        return _accept(st, "time64", value)  # raises
+    st.last = value
+    return value
