@@ -25,15 +25,17 @@ in constant memory: ``os.copy_file_range``, else ``os.sendfile``, else a bounded
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import enum
 import errno
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import assert_never
+from typing import NamedTuple, assert_never
 
 from intervm.spec.image_format import (
     HEADER_SIZE,
@@ -76,6 +78,8 @@ CHUNK = 8 << 20
 """Most bytes moved per system call (and between progress reports)."""
 
 TEMP_PREFIX = ".intervm-part-"
+
+_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 StrPath = str | os.PathLike[str]
 
@@ -254,8 +258,9 @@ def _copy_step(method: CopyMethod, src: int, src_off: int, dst: int, dst_off: in
             assert_never(method)
 
 
-@dataclass(frozen=True)
-class _Span:
+class _Span(NamedTuple):
+    """Copy ``size`` bytes from ``src`` at ``src_off`` to ``dst`` at ``dst_off``."""
+
     src: int
     src_off: int
     dst: int
@@ -434,7 +439,11 @@ def _existing(mode: int, overwrite: bool) -> tuple[str, str] | None:
 def _check_targets(
     dir_fd: int, dest: str, entries: Sequence[Entry], overwrite: bool, label: str
 ) -> None:
+    """Refuse unsafe existing targets; reads the directory once, ``lstat`` only on clashes."""
+    present = set(os.listdir(dir_fd))
     for entry in entries:
+        if entry.name not in present:
+            continue
         try:
             st = os.lstat(entry.name, dir_fd=dir_fd)
         except FileNotFoundError:
@@ -454,6 +463,40 @@ def _check_targets(
 
 
 @dataclass(frozen=True)
+class _NoReplace:
+    """``renameat2(..., RENAME_NOREPLACE)`` from libc: an atomic move that never clobbers."""
+
+    call: Callable[..., int]
+
+    RENAME_NOREPLACE = 1
+
+    @staticmethod
+    def load() -> _NoReplace | None:
+        """The libc wrapper, or None where libc has none (then ``link`` is used)."""
+        if not sys.platform.startswith("linux"):
+            return None
+        try:
+            func = ctypes.CDLL(None, use_errno=True).renameat2
+        except (OSError, AttributeError):
+            return None
+        func.argtypes = (
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_uint,
+        )
+        func.restype = ctypes.c_int
+        return _NoReplace(func)
+
+    def rename(self, dir_fd: int, old: str, new: str) -> int:
+        """0 on success, else the errno."""
+        if self.call(dir_fd, os.fsencode(old), dir_fd, os.fsencode(new), self.RENAME_NOREPLACE):
+            return ctypes.get_errno()
+        return 0
+
+
+@dataclass(frozen=True)
 class _Run:
     """One extraction: where it writes and what it has created so far (for rollback)."""
 
@@ -461,7 +504,8 @@ class _Run:
     dir_fd: int
     dest: str
     token: str
-    temps: list[str]
+    noreplace: _NoReplace | None
+    temps: set[str]
     published: list[str]
 
 
@@ -473,9 +517,8 @@ def _write_temp(
     run: _Run, entry: Entry, method: CopyMethod, on_bytes: Callable[[int], None]
 ) -> CopyMethod:
     tmp = _temp_name(run, entry)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(tmp, flags, 0o666, dir_fd=run.dir_fd)
-    run.temps.append(tmp)
+    fd = os.open(tmp, _CREATE_NEW, 0o666, dir_fd=run.dir_fd)
+    run.temps.add(tmp)
     try:
         return _copy(_Span(run.source.fd, entry.offset, fd, 0, entry.size), method, on_bytes)
     except EOFError as exc:
@@ -507,20 +550,33 @@ def _link_new(run: _Run, tmp: str, entry: Entry) -> bool:
         if exc.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
             return False
         raise
+    os.unlink(tmp, dir_fd=fd)
     return True
+
+
+def _publish_new(run: _Run, tmp: str, entry: Entry) -> None:
+    """Give ``tmp`` the entry's name without ever replacing an existing name."""
+    fd = run.dir_fd
+    if run.noreplace is not None:
+        code = run.noreplace.rename(fd, tmp, entry.name)
+        if code == 0:
+            return
+        if code == errno.EEXIST:
+            _check_targets(fd, run.dest, [entry], False, run.source.label)
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), os.path.join(run.dest, entry.name))
+    if not _link_new(run, tmp, entry):  # no renameat2 here: link() is the no-replace move
+        _check_targets(fd, run.dest, [entry], False, run.source.label)
+        os.rename(tmp, entry.name, src_dir_fd=fd, dst_dir_fd=fd)
 
 
 def _publish(run: _Run, entry: Entry, overwrite: bool) -> None:
     tmp = _temp_name(run, entry)
-    fd = run.dir_fd
     if overwrite:
-        os.replace(tmp, entry.name, src_dir_fd=fd, dst_dir_fd=fd)
-    elif _link_new(run, tmp, entry):
-        os.unlink(tmp, dir_fd=fd)
+        os.replace(tmp, entry.name, src_dir_fd=run.dir_fd, dst_dir_fd=run.dir_fd)
     else:
-        _check_targets(fd, run.dest, [entry], False, run.source.label)
-        os.rename(tmp, entry.name, src_dir_fd=fd, dst_dir_fd=fd)
-    run.temps.remove(tmp)
+        _publish_new(run, tmp, entry)
+    run.temps.discard(tmp)
     run.published.append(entry.name)
 
 
@@ -566,7 +622,9 @@ def extract(
             dir_fd = os.open(dest_label, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 _check_targets(dir_fd, dest_label, entries, overwrite, source.label)
-                run = _Run(source, dir_fd, dest_label, secrets.token_hex(6), [], [])
+                run = _Run(
+                    source, dir_fd, dest_label, secrets.token_hex(6), _NoReplace.load(), set(), []
+                )
                 method = _extract_all(run, entries, overwrite, progress)
             finally:
                 os.close(dir_fd)
@@ -578,6 +636,10 @@ def extract(
     return ExtractResult(entries, sum(e.size for e in entries), method, source.kind)
 
 
+def _ignore(_n: int) -> None:
+    """Progress sink when nobody listens."""
+
+
 def _extract_all(
     run: _Run, entries: Sequence[Entry], overwrite: bool, progress: ProgressCallback | None
 ) -> CopyMethod:
@@ -586,10 +648,12 @@ def _extract_all(
     done = [0, 0]  # files, bytes: local counters for the progress closure
 
     def report(entry: Entry) -> Callable[[int], None]:
+        if progress is None:
+            return _ignore
+
         def on_bytes(n: int) -> None:
             done[1] += n
-            if progress is not None:
-                progress(Progress(entry, done[0], len(entries), done[1], total))
+            progress(Progress(entry, done[0], len(entries), done[1], total))
 
         return on_bytes
 

@@ -32,12 +32,13 @@ True
 from __future__ import annotations
 
 import enum
+import re
 import struct
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar, assert_never
+from typing import Any, Generic, NamedTuple, TypeVar, assert_never
 
 # --------------------------------------------------------------------------- constants
 
@@ -234,9 +235,12 @@ def _int_arith() -> Arith[int, bool]:
 INT_ARITH: Arith[int, bool] = _int_arith()
 
 
-@dataclass(frozen=True)
-class Check(Generic[B]):
-    """One named acceptance condition; ``entry`` is the index it concerns, if any."""
+class Check(NamedTuple, Generic[B]):
+    """One named acceptance condition; ``entry`` is the index it concerns, if any.
+
+    A named tuple rather than a frozen dataclass: the validator builds two per entry,
+    and tuple construction is several times cheaper.
+    """
 
     what: str
     entry: int | None
@@ -336,6 +340,8 @@ def name_problem(raw: bytes) -> tuple[NameProblem, str] | None:
         return NameProblem.EMPTY, ""
     if len(raw) > MAX_NAME_BYTES:
         return NameProblem.TOO_LONG, str(len(raw))
+    if _PLAIN_ASCII.fullmatch(raw) and raw not in (b".", b".."):
+        return None  # fast path, same verdict as the full checks below
     if b"\x00" in raw:
         return NameProblem.NUL, ""
     try:
@@ -357,6 +363,7 @@ def name_problem(raw: bytes) -> tuple[NameProblem, str] | None:
 
 
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_PLAIN_ASCII = re.compile(rb"[\x20-\x2e\x30-\x5b\x5d-\x7e]+")  # printable, minus / and \
 
 
 def describe_name_problem(problem: NameProblem, detail: str) -> str:
@@ -423,7 +430,7 @@ def parse_header(data: bytes, image_len: int, source: str = "image") -> Header:
             raise fail(
                 f"header field {field} is {value}, but version {VERSION} requires {expected}"
             )
-    if any(reserved):
+    if not _is_zero(reserved):
         raise fail("header reserved bytes 24..63 are not all zero (corrupt or newer format)")
     if not 1 <= slots <= MAX_SLOTS:
         raise fail(f"declares {slots} entry slots, outside the allowed range 1..{MAX_SLOTS}")
@@ -467,11 +474,12 @@ def parse_index(
             "check that the whole image was transferred",
             source=source,
         )
-    raw = [_parse_slot(index, i, source) for i in range(header.slots)]
+    table_end = HEADER_SIZE + header.slots * ENTRY_SIZE
+    slots = ENTRY_STRUCT.iter_unpack(index[HEADER_SIZE:table_end])
+    raw = [_parse_slot(fields, i, source) for i, fields in enumerate(slots)]
     for i in range(header.count, header.slots):
         _check_unused(index, i, source)
-    table_end = HEADER_SIZE + header.slots * ENTRY_SIZE
-    if any(index[table_end:end]):
+    if not _is_zero(index[table_end:end]):
         raise ImageFormatError(
             f"index padding bytes {table_end}..{end - 1} are not all zero", _REPACK, source=source
         )
@@ -487,24 +495,27 @@ def _slot_bytes(index: bytes, i: int) -> bytes:
     return index[start : start + ENTRY_SIZE]
 
 
-def _parse_slot(index: bytes, i: int, source: str) -> tuple[int, bytes]:
-    size, name_len, flags, reserved, name_field = ENTRY_STRUCT.unpack(_slot_bytes(index, i))
+def _parse_slot(fields: tuple[Any, ...], i: int, source: str) -> tuple[int, bytes]:
+    size, name_len, flags, reserved, name_field = fields
     raw_name = name_field[: min(name_len, MAX_NAME_BYTES)]
-
-    def fail(problem: str) -> ImageFormatError:
-        return ImageFormatError(problem, _REPACK, source=source, index=i, raw_name=raw_name)
-
+    problem = None
     if name_len > MAX_NAME_BYTES:
-        raise fail(f"name length {name_len} is over the {MAX_NAME_BYTES}-byte limit")
-    if flags or reserved:
-        raise fail(f"flags={flags} reserved={reserved}, but version {VERSION} requires 0")
-    if any(name_field[name_len:]):
-        raise fail("name field has nonzero bytes after the name (corrupt or hidden data)")
+        problem = f"name length {name_len} is over the {MAX_NAME_BYTES}-byte limit"
+    elif flags or reserved:
+        problem = f"flags={flags} reserved={reserved}, but version {VERSION} requires 0"
+    elif not _is_zero(name_field[name_len:]):
+        problem = "name field has nonzero bytes after the name (corrupt or hidden data)"
+    if problem is not None:
+        raise ImageFormatError(problem, _REPACK, source=source, index=i, raw_name=raw_name)
     return size, raw_name
 
 
+def _is_zero(data: bytes) -> bool:
+    return data.count(0) == len(data)
+
+
 def _check_unused(index: bytes, i: int, source: str) -> None:
-    if any(_slot_bytes(index, i)):
+    if not _is_zero(_slot_bytes(index, i)):
         raise ImageFormatError(
             f"unused slot #{i} is not all zero (header count is smaller than the entries present)",
             _REPACK,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import re
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,18 @@ def test_error_messages_are_one_line_and_name_the_entry() -> None:
     assert str(err) == "x.img, entry #3 (name 'a\\nb'): bad\\nthing; fix it"
     assert (err.index, err.name, err.raw_name) == (3, "a\nb", b"a\nb")
     assert isinstance(err, ValueError)
+
+
+@settings(max_examples=300, derandomize=True, database=None)
+@given(st.binary(max_size=12) | st.text(max_size=6).map(lambda t: t.encode("utf-8", "replace")))
+def test_ascii_fast_path_gives_the_same_verdict_as_the_full_name_checks(
+    raw: bytes,
+) -> None:
+    fast = fmt.name_problem(raw)
+    original = fmt._PLAIN_ASCII
+    try:
+        fmt._PLAIN_ASCII = re.compile(rb"(?!)")  # never matches: forces the full checks
+        slow = fmt.name_problem(raw)
+    finally:
+        fmt._PLAIN_ASCII = original
+    assert fast == slow
