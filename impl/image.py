@@ -47,6 +47,7 @@ from intervm.spec.image_format import (
     ImagePackError,
     ImageRequestError,
     ImageTargetError,
+    align_up,
     data_end,
     default_slots,
     derive_offsets,
@@ -320,7 +321,7 @@ def _scan(src_dir: StrPath) -> list[tuple[str, int]]:
 
 
 def _check_total(label: str, needed: int, image_size: int | None) -> int:
-    total = needed if image_size is None else image_size
+    total = align_up(needed) if image_size is None else image_size
     if total < needed:
         raise ImagePackError(
             f"the files need {needed} bytes but image_size is {image_size}",
@@ -346,7 +347,8 @@ def pack(
     """Pack the regular files directly in ``src_dir`` (sorted by name) into ``image``.
 
     ``slots`` fixes the index size (default: :func:`default_slots`); ``image_size``
-    pads the image to a fixed length.  The image is written to a temporary file
+    pads the image to a fixed length (default: the data end rounded up to 4096
+    bytes, so the image can serve as a disk, whose size is whole sectors).  The image is written to a temporary file
     next to ``image`` and renamed into place, so a failed pack leaves nothing.
     """
     label = os.fsdecode(image)

@@ -752,6 +752,8 @@ index_end: file 0 | pad | file 1 | pad | ... | file count-1 | (optional trailing
 * Bytes between file images (alignment padding) must be written as zeros by
   writers and must be ignored by readers.  The image may be longer than the end
   of the last file (e.g. padded to a fixed disk size); trailing bytes are ignored.
+  Writers should make the image length a multiple of {alignment}: a disk's size is
+  whole sectors, so a block device exposing an unpadded image would cut its end off.
 
 ## Constants
 

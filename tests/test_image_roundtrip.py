@@ -55,8 +55,9 @@ def test_pack_list_extract_round_trips_byte_for_byte(files: dict[str, bytes]) ->
         result = bundle.extract(image, Path(tmp, "out"))
         assert read_tree(Path(tmp, "out")) == files
         assert result.total_bytes == sum(map(len, files.values()))
-        assert image.stat().st_size == fmt.data_end(
-            [e.size for e in listed], 15 if len(files) < 16 else 31
+        sizes = [e.size for e in listed]
+        assert image.stat().st_size == fmt.align_up(
+            fmt.data_end(sizes, fmt.default_slots(len(sizes)))
         )
 
 
@@ -67,7 +68,7 @@ def test_file_images_sit_at_the_derived_aligned_offsets(tmp_path: Path) -> None:
     assert [e.offset for e in entries] == [4096, 12288, 12288]
     assert raw[4096:9096] == b"A" * 5000 and raw[12288:12291] == b"CCC"
     assert raw[9096:12288] == bytes(12288 - 9096)  # alignment padding is zero
-    assert len(raw) == 12291
+    assert len(raw) == 16384 and raw[12291:] == bytes(16384 - 12291)  # padded to whole blocks
 
 
 def test_fixed_slots_and_image_size_pad_the_image(tmp_path: Path) -> None:
@@ -121,7 +122,7 @@ def test_large_file_is_copied_in_bounded_chunks(
 
 
 def _refuse(code: int) -> Callable[..., int]:
-    def refuse(*_args: object) -> int:
+    def refuse(*_args: object, **_kwargs: object) -> int:
         raise OSError(code, os.strerror(code))
 
     return refuse
@@ -214,3 +215,25 @@ def test_overwrite_replaces_regular_files_only(tmp_path: Path) -> None:
     write_tree(tmp_path / "out", {"a": b"old"})
     bundle.extract(tmp_path / "b.img", tmp_path / "out", overwrite=True)
     assert read_tree(tmp_path / "out") == {"a": b"new"}
+
+
+@pytest.mark.parametrize("publish", ["renameat2", "link", "rename"])
+def test_every_publish_path_never_clobbers_a_file_created_mid_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, publish: str
+) -> None:
+    if publish != "renameat2":
+        monkeypatch.setattr(bundle._NoReplace, "load", staticmethod(lambda: None))
+    if publish == "rename":
+        monkeypatch.setattr(os, "link", _refuse(errno.EPERM))
+    bundle.pack(write_tree(tmp_path / "src", {"a": b"1", "b": b"2"}), tmp_path / "b.img")
+    bundle.extract(tmp_path / "b.img", tmp_path / "ok")
+    assert read_tree(tmp_path / "ok") == {"a": b"1", "b": b"2"}
+
+    def racer(p: bundle.Progress) -> None:  # someone creates 'b' after the preflight check
+        if p.files_done == 2:
+            (tmp_path / "out" / "b").write_bytes(b"theirs")
+
+    (tmp_path / "out").mkdir()
+    with pytest.raises(bundle.ImageTargetError, match=r"'b'\): target .* already exists"):
+        bundle.extract(tmp_path / "b.img", tmp_path / "out", progress=racer)
+    assert read_tree(tmp_path / "out") == {"b": b"theirs"}  # untouched, and 'a' rolled back

@@ -122,7 +122,14 @@ def list_command(image_path: Path) -> None:
     """List the files in IMAGE (after validating its whole index)."""
     with _one_line_errors():
         index = bundle.read_index(image_path)
-    table = Table(title=f"{image_path} ({index.kind.value}, {index.header.slots} slots)")
+    console = Console()
+    console.print(
+        Text(
+            f"{image_path}: {index.kind.value}, {index.image_len:,} bytes, "
+            f"{len(index.entries)} of {index.header.slots} slots used"
+        )
+    )
+    table = Table()
     table.add_column("#", justify="right")
     table.add_column("name")
     table.add_column("size", justify="right")
@@ -130,7 +137,7 @@ def list_command(image_path: Path) -> None:
     for entry in index.entries:
         # Text(), not a str: names are untrusted and must not be read as rich markup.
         table.add_row(str(entry.index), Text(entry.name), f"{entry.size:,}", f"{entry.offset:,}")
-    Console().print(table)
+    console.print(table)
 
 
 @contextmanager
