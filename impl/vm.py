@@ -166,15 +166,24 @@ def run_producer(region: Region, control: socket.socket, cfg: Config) -> Result:
     return {"elapsed_s": elapsed, "irq_notifies": irq, "done_waits": st.done_waits}
 
 
-ROLES: dict[str, Callable[[Region, socket.socket, Config], Result]] = {
-    "timer": run_timer,
-    "consumer": run_consumer,
-    "producer": run_producer,
-}
+ROLES = ("consumer", "producer", "timer")
+
+
+def _entry(role: str) -> Callable[[Region, socket.socket, Config], Result]:
+    match role:
+        case "consumer":
+            return run_consumer
+        case "producer":
+            return run_producer
+        case "timer":
+            return run_timer
+        case _:
+            raise ValueError(f"unknown VM role {role!r}; expected one of {', '.join(ROLES)}")
 
 
 def main(role: str) -> int:
     """Run one VM; returns the process exit status."""
+    entry = _entry(role)
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     control.connect(os.environ[L.CONTROL_ENV])
     send_frame(control, {"hello": role, "pid": os.getpid()})
@@ -185,7 +194,7 @@ def main(role: str) -> int:
         region = Region.attach(os.environ[L.REGION_ENV], doorbells=bells)
         if cfg.get("cpu") is not None:
             os.sched_setaffinity(0, {int(cfg["cpu"])})
-        result = ROLES[role](region, control, cfg)
+        result = entry(region, control, cfg)
     except (ProtocolViolation, PeerTimeout) as exc:
         result, status = {"error": f"{type(exc).__name__}: {exc}"}, 3
     send_frame(control, result)

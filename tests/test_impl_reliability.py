@@ -14,7 +14,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from intervm.impl.host import Host, HostConfig, Vm
+import pytest
+
+from intervm.impl.host import Host, HostConfig, Vm, VmFailed
 
 N = 150_000
 
@@ -55,3 +57,24 @@ def test_consumer_killed_and_restarted_loses_nothing(
     assert lost == 0 and set(counts) == set(range(N))
     assert duplicates <= kills
     assert kills >= 30, "the producer finished too early to exercise restarts"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [("tail", 1000, "more than capacity"), ("pwait", 5, "must be 0 or 1")],
+)
+def test_hostile_write_makes_the_consumer_vm_report_not_crash(
+    tmp_path: Path, field: str, value: int, rule: str
+) -> None:
+    with Host(HostConfig(capacity=8, region=tmp_path / "region")) as host:
+        consumer = host.start("consumer", {"slice_s": 0.01, "max_slices": 500})
+        if field == "pwait":
+            host.observer.store("tail", 1)  # give it one request so it checks pwait
+        host.observer.store(field, value)
+        host.doorbells.notify("irq")
+        t0 = time.monotonic()
+        with pytest.raises(
+            VmFailed, match=f"ProtocolViolation: shared field '{field}' holds {value}: .*{rule}"
+        ):
+            host.result(consumer, timeout_s=10)
+        assert consumer.proc.returncode == 3 and time.monotonic() - t0 < 10
