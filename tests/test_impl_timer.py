@@ -87,11 +87,14 @@ def test_timer_vm_publishes_periodically_and_answers_the_socket(tmp_path: Path) 
         timer = host.start("timer", {"tick_ns": 1_000_000})
         reader = Region.attach(tmp_path / "r")
         clock = Clock(reader)
+        t_a = time.monotonic()
         first = clock.now()
         time.sleep(0.2)
         second = clock.now()
+        elapsed_ms = (time.monotonic() - t_a) * 1000
         assert reader.load("tick_ns") == 1_000_000
-        assert 120 <= second - first <= 400  # ~200 ticks of 1 ms; generous for a busy CI
+        # Ticks follow real time: never ahead of it, and behind only by the writer's lag.
+        assert 100 <= second - first <= elapsed_ms + 2
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.connect(str(host.timer_socket))
             s.sendall(b"?")
@@ -99,4 +102,4 @@ def test_timer_vm_publishes_periodically_and_answers_the_socket(tmp_path: Path) 
         assert second <= asked <= clock.now()
         result = host.stop(timer)
         reader.close()
-    assert result["publishes"] >= 150
+    assert result["publishes"] >= 50 and result["tick"] >= second
