@@ -175,7 +175,8 @@ def _source_length(fd: int, kind: SourceKind, st: os.stat_result) -> int:
 @contextlib.contextmanager
 def _open_source(image: StrPath) -> Iterator[_Source]:
     label = os.fsdecode(image)
-    fd = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
+    # O_NONBLOCK: opening a FIFO by mistake must not hang; it is refused just below.
+    fd = os.open(image, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         st = os.fstat(fd)
         kind = _source_kind(st.st_mode, label)
@@ -348,8 +349,9 @@ def pack(
 
     ``slots`` fixes the index size (default: :func:`default_slots`); ``image_size``
     pads the image to a fixed length (default: the data end rounded up to 4096
-    bytes, so the image can serve as a disk, whose size is whole sectors).  The image is written to a temporary file
-    next to ``image`` and renamed into place, so a failed pack leaves nothing.
+    bytes, so the image can serve as a disk, whose size is whole sectors).  The
+    image is written to a temporary file next to ``image`` and renamed into place,
+    so a failed pack leaves nothing behind.
     """
     label = os.fsdecode(image)
     files = _scan(src_dir)
@@ -367,7 +369,7 @@ def pack(
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
         try:
-            os.pwrite(fd, index, 0)
+            _pwrite_all(fd, index, 0)
             _pack_files(os.fsdecode(src_dir), entries, fd)
             os.ftruncate(fd, total)
         finally:
@@ -378,6 +380,13 @@ def pack(
             os.unlink(tmp)
         raise
     return entries
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 def _pack_files(src_dir: str, entries: Sequence[Entry], dst: int) -> None:

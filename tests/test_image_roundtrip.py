@@ -174,9 +174,11 @@ def test_block_device_length_comes_from_seeking_to_the_end(
     assert read_tree(tmp_path / "out") == data
 
 
-def test_character_device_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(bundle.ImageFormatError, match="neither a regular file nor a block device"):
-        bundle.list_entries("/dev/null")
+def test_character_device_and_fifo_are_refused_without_hanging(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    for path in ("/dev/null", tmp_path / "fifo"):
+        with pytest.raises(bundle.ImageFormatError, match="neither a regular file nor a block"):
+            bundle.list_entries(path)
 
 
 @pytest.mark.parametrize(
