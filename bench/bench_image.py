@@ -62,6 +62,14 @@ def _cli() -> list[str]:
     return [exe] if exe else [sys.executable, "-c", "from intervm.cli import main; main()"]
 
 
+def _intervm_pack(src: Path, archive: Path) -> None:
+    bundle.pack(src, archive)
+
+
+def _intervm_extract(archive: Path, dest: Path) -> None:
+    bundle.extract(archive, dest)
+
+
 def _tarfile_pack(src: Path, archive: Path) -> None:
     with tarfile.open(archive, "w") as tar:
         for path in sorted(src.iterdir()):
@@ -80,11 +88,7 @@ def _tar_extract(archive: Path, dest: Path) -> None:
 
 
 TOOLS = (
-    Tool(
-        "intervm",
-        lambda s, a: bool(bundle.pack(s, a)) and None,
-        lambda a, d: bool(bundle.extract(a, d)) and None,
-    ),
+    Tool("intervm", _intervm_pack, _intervm_extract),
     Tool(
         "intervm CLI",
         lambda s, a: _run(*_cli(), "image", "pack", str(s), str(a)),
