@@ -1,0 +1,30 @@
+"""The exceptions intervm raises on bad input, in one hierarchy.
+
+>>> from intervm.spec.errors import SpecError
+>>> issubclass(SpecError, ValueError)
+True
+
+Every message names the object, says what is wrong and why, and says what to do.
+"""
+
+from __future__ import annotations
+
+
+class IntervmError(Exception):
+    """Root of every error intervm raises on purpose."""
+
+
+class SpecError(IntervmError, ValueError):
+    """A protocol declaration is malformed (found before any engine runs)."""
+
+
+class ParamError(IntervmError, ValueError):
+    """A parameter value does not fit the protocol or the engine."""
+
+
+class TraceError(IntervmError, ValueError):
+    """A trace does not parse, or does not replay on the spec."""
+
+
+class EngineError(IntervmError, RuntimeError):
+    """An engine cannot answer this question (say which and why)."""

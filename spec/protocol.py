@@ -1,0 +1,80 @@
+"""Protocols with named variants and the verdicts each variant is declared to have.
+
+A :class:`Protocol` builds one :class:`~intervm.spec.syntax.Spec` per variant from a
+single declaration; variants are knob settings, never copies.
+
+>>> from intervm.spec.protocols import get_protocol
+>>> proto = get_protocol("coalescing")
+>>> proto.variant("no_producer_fence").expected("no_lost_wakeup", "tso")
+'violated'
+>>> proto.variant("no_producer_fence").expected("no_lost_wakeup", "sc")
+'holds'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from intervm.spec.errors import ParamError
+from intervm.spec.syntax import Spec
+
+MEMORY_MODEL_NAMES = ("sc", "tso", "pso")
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One variant: its knobs, the real system it models, and its expected verdicts.
+
+    ``violated`` maps a property name to the memory models under which the variant
+    is declared to violate it; every other (property, model) pair is declared to hold.
+    ``params`` overrides the protocol's finite-check parameters for this variant.
+    """
+
+    name: str
+    knobs: Any
+    doc: str
+    violated: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    params: Mapping[str, int] = field(default_factory=dict)
+    memory_models: tuple[str, ...] = ("sc", "tso")
+
+    def expected(self, prop: str, memory_model: str) -> str:
+        """``'violated'`` or ``'holds'``: what this variant declares."""
+        return "violated" if memory_model in self.violated.get(prop, frozenset()) else "holds"
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """A protocol family: one builder, many variants."""
+
+    name: str
+    doc: str
+    build: Callable[[Any], Spec]
+    variants: tuple[Variant, ...]
+    finite_params: Mapping[str, int]
+    unbounded_params: Mapping[str, int | None]
+
+    def variant(self, name: str) -> Variant:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise ParamError(
+            f"protocol {self.name!r} has no variant {name!r}; its variants are: "
+            f"{', '.join(v.name for v in self.variants)}"
+        )
+
+    def spec(self, variant: str) -> Spec:
+        """The spec of ``variant``."""
+        return self.build(self.variant(variant).knobs)
+
+    def params_for(self, variant: str, *, unbounded: bool) -> dict[str, int | None]:
+        """Parameters for a finite check, or for an unbounded proof (None = symbolic)."""
+        v = self.variant(variant)
+        base: dict[str, int | None] = dict(self.finite_params)
+        base.update(v.params)
+        if unbounded:
+            for k, val in self.unbounded_params.items():
+                if val is None:
+                    base[k] = None
+        return base
