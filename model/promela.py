@@ -384,34 +384,47 @@ class _Emitter:
                 t = new_tmp()
                 out.append(f"{t} = {self.p.expr(e)}")
                 staged.append(f"{self.names[var]} = {t}")
-        out.extend(staged)
-        out.extend(f"tmp{i} = 0" for i in range(tmp))  # keep temporaries out of the state
+        # operands of the cycle are in temporaries (pre-state values); the ordered
+        # updates may read the cycle's targets, so they go before the staged writes
         for i in order:
             var, e = ups[i]
             if var in self.arrays:
                 out.extend(self._array_assign(var, e))
             else:
                 out.append(f"{self.names[var]} = {self.p.expr(e)}")
+        out.extend(staged)
+        out.extend(f"tmp{i} = 0" for i in range(tmp))  # keep temporaries out of the state
         return out
 
     def _array_assign(self, var: str, e: Expr) -> list[str]:
-        out: list[str] = []
+        """Element writes of one array update; the conditions of an ``ite`` tree are
+        mutually exclusive, so they become the branches of one ``if`` (all guards are
+        read in the pre-state)."""
+        branches: list[tuple[tuple[Expr, ...], list[str]]] = []
         for w in _array_writes(var, e):
             stmts: list[str] = []
             if w.source is not None:
+                if w.index is not None and var in _reads(w.index) | _reads(w.value or w.index):
+                    raise EngineError(
+                        f"array {var!r} is overwritten with {w.source!r} and then updated "
+                        "from its own old value; the Promela export cannot express that"
+                    )
                 src, dst = self.names[w.source], self.names[var]
                 stmts.extend(f"{dst}[{k}] = {src}[{k}]" for k in range(self.lengths[var]))
             if w.index is not None and w.value is not None:
                 idx = self.p.expr(w.index)
                 stmts.append(f"{self.names[var]}[{idx}] = {self.p.expr(w.value)}")
-            if not stmts:
-                continue
-            if w.conds:
-                cond = " && ".join(self.p.atom(c) for c in w.conds)
-                out.append(f"if :: {cond} -> {'; '.join(stmts)} :: else -> skip fi")
-            else:
-                out.extend(stmts)
-        return out
+            if stmts:
+                branches.append((w.conds, stmts))
+        if len(branches) == 1 and not branches[0][0]:
+            return branches[0][1]
+        if not branches:
+            return []
+        arms = " ".join(
+            f":: {' && '.join(self.p.atom(c) for c in conds) or 'true'} -> {'; '.join(stmts)}"
+            for conds, stmts in branches
+        )
+        return [f"if {arms} :: else -> skip fi"]
 
 
 def _var_decl(v: StateVar, name: str) -> str:
@@ -427,9 +440,8 @@ def build_promela(system: System, *, variant: str | None = None) -> PromelaModel
     check_exportable(system)
     alloc = _Names()
     names = {v.name: alloc.fresh(v.name) for v in system.vars}
-    groups = list(system.groups)
-    if any(c.group is None for c in system.commands):
-        groups.append("unfair")
+    used = {c.group if c.group is not None else "unfair" for c in system.commands}
+    groups = [g for g in (*system.groups, "unfair") if g in used]
     procs = {g: alloc.fresh(g) for g in groups}
     em = _Emitter(system, names)
     variant = system.variant if variant is None else variant

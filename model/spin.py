@@ -114,7 +114,7 @@ class _Failure(Exception):
 
 def _run(args: Sequence[str], cwd: Path, timeout: float, what: str) -> str:
     if timeout <= 0:
-        raise _Failure(f"time budget used up before {what}")
+        raise _Failure(f"timeout: the time budget was used up before {what}")
     try:
         done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
                               timeout=timeout, check=False)
