@@ -1,21 +1,48 @@
 """Command-line entry point: ``intervm``.
 
-Each subcommand group lives in its own module; this one only wires them together.
+Each subcommand lives in its own module under :mod:`intervm.commands`; this one only
+names them. Modules are imported when their command runs, so ``intervm image list``
+does not pay for importing Z3.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 import click
 
-from intervm.commands.image import image
-from intervm.commands.run import run
+COMMANDS = {
+    "verify": ("intervm.commands.verify", "verify"),
+    "export": ("intervm.commands.export", "export"),
+    "run": ("intervm.commands.run", "run"),
+    "image": ("intervm.commands.image", "image"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._available(name)]
+
+    def _available(self, name: str) -> bool:
+        return importlib.util.find_spec(COMMANDS[name][0]) is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not self._available(cmd_name):
+            return None
+        module, attr = COMMANDS[cmd_name]
+        cmd = getattr(importlib.import_module(module), attr)
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="intervm")
 def main() -> None:
     """Specify, verify and conformance-test inter-VM shared-memory protocols."""
 
 
-main.add_command(run)
-main.add_command(image)
+if __name__ == "__main__":
+    main()

@@ -28,6 +28,7 @@ from typing import assert_never
 
 from intervm.model.simplify import fold
 from intervm.model.system import (
+    BufferInfo,
     CAlways,
     CEventually,
     Command,
@@ -362,7 +363,7 @@ class _Compiler:
         for j in slots:
             guard_parts = [gt(Var(lay.n()), j)]
             for k in range(j):  # PSO: same location must stay in order
-                same = [TRUE]
+                same: list[Expr] = [TRUE]
                 if lay.with_var:
                     same.append(eq(Var(lay.var(k)), Var(lay.var(j))))
                 if lay.with_index:
@@ -382,11 +383,10 @@ class _Compiler:
                     new = ite(eq(Var(lay.var(j)), self.var_ids[t]), new, Var(t))
                 ups.append((t, new))
             for k in range(j, lay.size):
-                for f_k, f_next in zip(
-                    lay.fields(k),
-                    lay.fields(k + 1) if k + 1 < lay.size else [None] * len(lay.fields(k)),
-                    strict=False,
-                ):
+                nexts: list[str | None] = (
+                    list(lay.fields(k + 1)) if k + 1 < lay.size else [None] * len(lay.fields(k))
+                )
+                for f_k, f_next in zip(lay.fields(k), nexts, strict=True):
                     ups.append((f_k, Var(f_next) if f_next is not None else Const(0)))
             ups.append((lay.n(), sub(Var(lay.n()), 1)))
             if lay.with_barrier:
@@ -540,7 +540,7 @@ class _Compiler:
                         updates=(*base, (pc_var(p), Const(self.label_index(p, target)))),
                         kind="step",
                         label=step.label,
-                        text=step.doc or f"choose {target}",
+                        text=f"→ {target}" + (f" ({step.doc})" if step.doc else ""),
                         progress=step.progress,
                     )
                 )
@@ -664,6 +664,11 @@ class _Compiler:
             processes=tuple(p.name for p in self.spec.processes),
             labels=tuple((p.name, (*p.labels, HALTED)) for p in self.spec.processes),
             groups=tuple(groups),
+            shared=tuple(v.name for v in self.spec.shared),
+            buffers=tuple(
+                BufferInfo(lay.process, lay.size, lay.targets, lay.with_var, lay.with_index)
+                for lay in self.layouts.values()
+            ),
         )
 
 

@@ -6,7 +6,7 @@
 >>> sem = Semantics(compile_spec(proto.spec("correct"), {"requests": 1}, "sc"))
 >>> s0 = sem.initial()
 >>> [sem.system.commands[i].name for i, _ in sem.successors(s0)]
-['P.idle->space', 'P.idle->done']
+['P.idle->space', 'P.idle->done', 'C.drain']
 
 Arrays are tuples; every value is an int (booleans only inside guards).
 """
@@ -74,7 +74,7 @@ def compile_expr(e: Expr, pos: Mapping[str, int]) -> Fn:
             fv = compile_expr(value, pos)
 
             def upd(s: State) -> tuple[Any, ...]:
-                arr = s[i]
+                arr: tuple[Any, ...] = s[i]
                 k = fi(s)
                 return arr[:k] + (fv(s),) + arr[k + 1 :]
 

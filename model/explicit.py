@@ -11,7 +11,7 @@ stutters there forever).
 >>> proto = get_protocol("coalescing")
 >>> g = explore(compile_spec(proto.spec("no_recheck"), {"requests": 1}, "sc"))
 >>> check(g, "no_lost_wakeup").text
-'VIOLATED (15 steps)'
+'VIOLATED (10 steps)'
 """
 
 from __future__ import annotations

@@ -78,6 +78,17 @@ CProperty: TypeAlias = CAlways | CSometimes | CEventually
 
 
 @dataclass(frozen=True, slots=True)
+class BufferInfo:
+    """How one process's store buffer is laid out in flat variables (for display)."""
+
+    process: str
+    size: int
+    targets: tuple[str, ...]
+    with_var: bool
+    with_index: bool
+
+
+@dataclass(frozen=True, slots=True)
 class System:
     """A compiled instance: spec × parameters × memory model."""
 
@@ -91,6 +102,9 @@ class System:
     processes: tuple[str, ...]
     labels: tuple[tuple[str, tuple[str, ...]], ...]
     groups: tuple[str, ...]
+    shared: tuple[str, ...] = ()  # shared variable names; store-buffer var ids are 1-based
+    buffers: tuple[BufferInfo, ...] = ()
+    variant: str = ""
 
     def var(self, name: str) -> StateVar:
         for v in self.vars:

@@ -100,32 +100,32 @@ class Encoder:
             case Var(name):
                 return st[name]
             case Select(a, i):
-                return z3.Select(st[a], self.int(i, st))
+                return z3.Select(st[a], self.as_int(i, st))
             case Update(a, i, v):
-                return z3.Store(st[a], self.int(i, st), self.int(v, st))
+                return z3.Store(st[a], self.as_int(i, st), self.as_int(v, st))
             case Bin(op, a, b):
                 return self.binop(op, a, b, st)
             case Not(a):
-                return z3.Not(self.bool(a, st))
+                return z3.Not(self.as_bool(a, st))
             case Ite(cond, a, b):
                 x, y = self.expr(a, st), self.expr(b, st)
                 if z3.is_bool(x) and not z3.is_bool(y):
                     x = z3.If(x, self.num(1), self.num(0))
                 if z3.is_bool(y) and not z3.is_bool(x):
                     y = z3.If(y, self.num(1), self.num(0))
-                return z3.If(self.bool(cond, st), x, y)
+                return z3.If(self.as_bool(cond, st), x, y)
             case L() | LocalOf() | G() | Mem() | At() | Param() | Pending():
                 raise EngineError(f"spec-level node {e!r} reached the Z3 encoder; compile first")
             case _:
                 assert_never(e)
 
-    def int(self, e: Expr, st: StateMap) -> Z:
+    def as_int(self, e: Expr, st: StateMap) -> Z:
         x = self.expr(e, st)
         if z3.is_bool(x):
             return z3.If(x, self.num(1), self.num(0))
         return x
 
-    def bool(self, e: Expr, st: StateMap) -> Z:
+    def as_bool(self, e: Expr, st: StateMap) -> Z:
         x = self.expr(e, st)
         if z3.is_bool(x):
             return x
@@ -134,29 +134,29 @@ class Encoder:
     def binop(self, op: BinOp, a: Expr, b: Expr, st: StateMap) -> Z:
         match op:
             case BinOp.AND:
-                return z3.And(self.bool(a, st), self.bool(b, st))
+                return z3.And(self.as_bool(a, st), self.as_bool(b, st))
             case BinOp.OR:
-                return z3.Or(self.bool(a, st), self.bool(b, st))
+                return z3.Or(self.as_bool(a, st), self.as_bool(b, st))
             case BinOp.IMPLIES:
-                return z3.Implies(self.bool(a, st), self.bool(b, st))
+                return z3.Implies(self.as_bool(a, st), self.as_bool(b, st))
             case BinOp.ADD:
-                return self.int(a, st) + self.int(b, st)
+                return self.as_int(a, st) + self.as_int(b, st)
             case BinOp.SUB:
-                return self.int(a, st) - self.int(b, st)
+                return self.as_int(a, st) - self.as_int(b, st)
             case BinOp.MUL:
-                return self.int(a, st) * self.int(b, st)
+                return self.as_int(a, st) * self.as_int(b, st)
             case BinOp.MOD:
                 if self.bits is not None:  # bvsmod: the sign of the divisor, as Python
-                    return self.int(a, st) % self.int(b, st)
-                return self.int(a, st) % self.int(b, st)
+                    return self.as_int(a, st) % self.as_int(b, st)
+                return self.as_int(a, st) % self.as_int(b, st)
             case BinOp.EQ:
-                return self.int(a, st) == self.int(b, st)
+                return self.as_int(a, st) == self.as_int(b, st)
             case BinOp.NE:
-                return self.int(a, st) != self.int(b, st)
+                return self.as_int(a, st) != self.as_int(b, st)
             case BinOp.LT:
-                return self.int(a, st) < self.int(b, st)
+                return self.as_int(a, st) < self.as_int(b, st)
             case BinOp.LE:
-                return self.int(a, st) <= self.int(b, st)
+                return self.as_int(a, st) <= self.as_int(b, st)
             case _:
                 assert_never(op)
 
@@ -164,7 +164,7 @@ class Encoder:
 
     def init(self, st: StateMap) -> Z:
         c = self.ctx
-        parts = [self.bool(self.system.init_constraint, st)]
+        parts = [self.as_bool(self.system.init_constraint, st)]
         for v in self.system.vars:
             if v.rigid:
                 continue
@@ -176,20 +176,20 @@ class Encoder:
 
     def command(self, cmd: Command, s: StateMap, t: StateMap) -> Z:
         """``guard(s) ∧ t = updates(s) ∧ frame``."""
-        written = {v for v, _ in cmd.updates}
-        parts = [self.bool(cmd.guard, s)]
-        for v, e in cmd.updates:
-            parts.append(t[v] == self.expr_as(v, e, s))
-        for v in self.system.vars:
-            if v.name not in written:
-                parts.append(t[v.name] == s[v.name])
+        written = {name for name, _ in cmd.updates}
+        parts = [self.as_bool(cmd.guard, s)]
+        for name, e in cmd.updates:
+            parts.append(t[name] == self.expr_as(name, e, s))
+        for var in self.system.vars:
+            if var.name not in written:
+                parts.append(t[var.name] == s[var.name])
         return z3.And(parts)
 
     def expr_as(self, var: str, e: Expr, st: StateMap) -> Z:
-        return self.expr(e, st) if self.system.var(var).is_array else self.int(e, st)
+        return self.expr(e, st) if self.system.var(var).is_array else self.as_int(e, st)
 
     def enabled(self, cmd: Command, s: StateMap) -> Z:
-        return self.bool(cmd.guard, s)
+        return self.as_bool(cmd.guard, s)
 
     def stutter(self, s: StateMap, t: StateMap) -> Z:
         """Deadlock stutter: no command enabled, nothing changes."""
@@ -207,27 +207,30 @@ class Encoder:
             parts.append(z3.And(act == i, body) if act is not None else body)
         return z3.Or(parts)
 
-    def trans_by_var(self, s: StateMap, t: StateMap, act: Z) -> Z:
+    def trans_by_var(self, s: StateMap, t: StateMap, act: Z, *, stutter: bool = False) -> Z:
         """The same relation, written per variable: ``act`` picks a command whose guard
         holds, and each variable's next value is an if-then-else over the commands that
         write it (its frame is the final else). Much faster for BMC."""
         cmds = self.system.commands
-        parts = [act >= 0, act < len(cmds)]
+        n = len(cmds)
+        parts = [act >= 0, act <= n if stutter else act < n]
         for i, cmd in enumerate(cmds):
-            parts.append(z3.Implies(act == i, self.bool(cmd.guard, s)))
+            parts.append(z3.Implies(act == i, self.as_bool(cmd.guard, s)))
+        if stutter:  # act == n: deadlock stutter, only where nothing else is enabled
+            parts.append(z3.Implies(act == n, z3.Not(z3.Or([self.enabled(c, s) for c in cmds]))))
         writers: dict[str, list[tuple[int, Expr]]] = {}
         for i, cmd in enumerate(cmds):
-            for v, e in cmd.updates:
-                writers.setdefault(v, []).append((i, e))
-        for v in self.system.vars:
-            nxt = s[v.name]
-            for i, e in reversed(writers.get(v.name, [])):
-                nxt = z3.If(act == i, self.expr_as(v.name, e, s), nxt)
-            parts.append(t[v.name] == nxt)
+            for name, e in cmd.updates:
+                writers.setdefault(name, []).append((i, e))
+        for var in self.system.vars:
+            nxt = s[var.name]
+            for i, e in reversed(writers.get(var.name, [])):
+                nxt = z3.If(act == i, self.expr_as(var.name, e, s), nxt)
+            parts.append(t[var.name] == nxt)
         return z3.And(parts)
 
     def prop(self, e: Expr, st: StateMap) -> Z:
-        return self.bool(e, st)
+        return self.as_bool(e, st)
 
     def domain(self, st: StateMap) -> Z:
         """Facts every reachable state satisfies by construction of the compiler

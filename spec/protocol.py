@@ -37,7 +37,8 @@ class Variant:
     doc: str
     violated: Mapping[str, frozenset[str]] = field(default_factory=dict)
     params: Mapping[str, int] = field(default_factory=dict)
-    memory_models: tuple[str, ...] = ("sc", "tso")
+    memory_models: tuple[str, ...] = ("sc", "tso", "pso")
+    symbolic: tuple[str, ...] | None = None  # params an unbounded proof may leave open
 
     def expected(self, prop: str, memory_model: str) -> str:
         """``'violated'`` or ``'holds'``: what this variant declares."""
@@ -75,6 +76,6 @@ class Protocol:
         base.update(v.params)
         if unbounded:
             for k, val in self.unbounded_params.items():
-                if val is None:
+                if val is None and (v.symbolic is None or k in v.symbolic):
                     base[k] = None
         return base

@@ -93,13 +93,6 @@ class _Checker:
                     f"length names parameter {v.length!r}, which is not declared; "
                     f"add ParamDecl({v.length!r}, ...) to the spec's params",
                 )
-        if not any(isinstance(p, Sometimes) for p in self.spec.properties):
-            raise self.fail(
-                "properties",
-                "no Sometimes property is declared, so a spec whose steps can never run "
-                "would pass every check; add Sometimes(...) for a state the protocol "
-                "must reach",
-            )
 
     def check_expr(
         self, e: Expr, where: str, proc: Process | None, *, allow: Iterable[str]
@@ -254,6 +247,13 @@ class _Checker:
                     self.check_expr(e, f"property {name!r}", None, allow=allow)
                 case _:
                     assert_never(prop)
+        if not any(isinstance(p, Sometimes) for p in self.spec.properties):
+            raise self.fail(
+                "properties",
+                "no Sometimes property is declared, so a spec whose steps can never run "
+                "would pass every check; add Sometimes(...) for a state the protocol "
+                "must reach",
+            )
 
     def run(self) -> None:
         self.check_names()

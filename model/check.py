@@ -1,0 +1,316 @@
+"""The verdict matrix: every variant × memory model × property, with the engine chosen.
+
+``auto`` explores the finite instance exhaustively (exact verdicts, shortest
+counterexamples and lassos), then, for safety properties that hold there, asks
+Spacer for a proof over every parameter value (symbolic ring capacity and request
+count, cone-of-influence sliced before the memory model). It does not attempt the
+unbounded proof when the property depends on ring contents (an unbounded array: that
+needs a quantified invariant), and it reports the finite verdict with its scope,
+and why, whenever no unbounded proof was obtained. Liveness is decided on the finite
+instance (liveness-to-safety is complete only for finite-state systems).
+
+>>> from intervm.spec.protocols import get_protocol
+>>> checker = Checker(get_protocol("coalescing"), CheckOptions(timeout=30))
+>>> cell = checker.check("no_recheck", "sc", "no_lost_wakeup")
+>>> cell.verdict.text, cell.expected, cell.matches
+('VIOLATED (10 steps)', 'violated', True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from intervm.model.bmc import bmc
+from intervm.model.chc import spacer
+from intervm.model.compile import MEMORY_MODELS, compile_spec
+from intervm.model.explicit import StateGraph, check, explore
+from intervm.model.kind import kinduction
+from intervm.model.liveness import l2s_spacer, lasso_bmc
+from intervm.model.slicing import compile_sliced
+from intervm.model.system import CAlways, CEventually, CSometimes, System
+from intervm.model.verdict import Status, Verdict
+from intervm.spec.errors import EngineError, ParamError
+from intervm.spec.protocol import Protocol
+
+ENGINES = ("auto", "explicit", "bmc", "kind", "spacer", "l2s", "spin")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """How to check: engine, per-call time limit (s), BMC depth, store-buffer size,
+    parameter overrides for the finite instance, and whether auto tries unbounded
+    proofs."""
+
+    engine: str = "auto"
+    timeout: float = 30.0
+    bmc_depth: int = 30
+    buffer: int = 2
+    params: Mapping[str, int] = field(default_factory=dict)
+    unbounded: bool = True
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ParamError(
+                f"engine {self.engine!r} is unknown; choose one of {', '.join(ENGINES)}"
+            )
+        if self.timeout <= 0:
+            raise ParamError(f"timeout {self.timeout} must be positive (seconds)")
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell of the matrix. ``verdict`` is None when the engine does not apply."""
+
+    protocol: str
+    variant: str
+    memory_model: str
+    prop: str
+    kind: str  # always | sometimes | eventually
+    expected: str  # holds | violated
+    verdict: Verdict | None
+    note: str = ""
+
+    @property
+    def matches(self) -> bool:
+        """True when the verdict says what the variant declares (UNKNOWN never does)."""
+        return self.verdict is None or self.verdict.agrees_with(self.expected)
+
+    def to_dict(self) -> dict[str, Any]:
+        v = self.verdict
+        out: dict[str, Any] = {
+            "protocol": self.protocol,
+            "variant": self.variant,
+            "memory_model": self.memory_model,
+            "property": self.prop,
+            "kind": self.kind,
+            "expected": self.expected,
+            "matches": self.matches,
+            "note": self.note,
+        }
+        if v is None:
+            out["verdict"] = None
+            return out
+        out["verdict"] = {
+            "status": v.status.name,
+            "text": v.text,
+            "engine": v.engine,
+            "seconds": round(v.seconds, 4),
+            "depth": v.depth,
+            "states": v.states,
+            "scope": v.scope,
+            "reason": v.reason,
+            "invariant": v.invariant,
+            "trace": None if v.trace is None else v.trace.to_json(),
+        }
+        return out
+
+
+def _kind(system: System, prop: str) -> str:
+    match system.prop(prop):
+        case CAlways():
+            return "always"
+        case CSometimes():
+            return "sometimes"
+        case CEventually():
+            return "eventually"
+
+
+class Checker:
+    """Checks cells of one protocol, caching compiled systems and explored graphs."""
+
+    def __init__(self, protocol: Protocol, options: CheckOptions | None = None):
+        self.protocol = protocol
+        self.options = options or CheckOptions()
+        self._systems: dict[tuple[Any, ...], System] = {}
+        self._graphs: dict[tuple[str, str], StateGraph] = {}
+
+    # ------------------------------------------------------------ instances
+
+    def finite_params(self, variant: str) -> dict[str, int | None]:
+        params = self.protocol.params_for(variant, unbounded=False)
+        params.update(self.options.params)
+        return params
+
+    def system(self, variant: str, mm: str, *, unbounded: bool = False) -> System:
+        key = (variant, mm, unbounded)
+        if key not in self._systems:
+            params = (self.protocol.params_for(variant, unbounded=True) if unbounded
+                      else self.finite_params(variant))
+            sys = compile_spec(self.protocol.spec(variant), params, mm, self.options.buffer)
+            self._systems[key] = replace(sys, variant=variant)
+        return self._systems[key]
+
+    def sliced(self, variant: str, mm: str, prop: str) -> System:
+        key = (variant, mm, "sliced", prop)
+        if key not in self._systems:
+            params = self.protocol.params_for(variant, unbounded=True)
+            sys = compile_sliced(self.protocol.spec(variant), params, mm, prop,
+                                 self.options.buffer)
+            self._systems[key] = replace(sys, variant=variant)
+        return self._systems[key]
+
+    def graph(self, variant: str, mm: str) -> StateGraph:
+        key = (variant, mm)
+        if key not in self._graphs:
+            self._graphs[key] = explore(self.system(variant, mm), variant=variant)
+        return self._graphs[key]
+
+    def properties(self, variant: str) -> list[str]:
+        return [p.name for p in self.protocol.spec(variant).properties]
+
+    # ------------------------------------------------------------ one cell
+
+    def check(self, variant: str, mm: str, prop: str) -> Cell:
+        if mm not in MEMORY_MODELS:
+            raise ParamError(f"memory model {mm!r} is unknown; choose one of "
+                             f"{', '.join(MEMORY_MODELS)}")
+        v = self.protocol.variant(variant)
+        if prop not in self.properties(variant):
+            raise ParamError(f"protocol {self.protocol.name!r} has no property {prop!r}; "
+                             f"its properties are {', '.join(self.properties(variant))}")
+        sys = self.system(variant, mm)
+        kind = _kind(sys, prop)
+        verdict, note = self._run(variant, mm, prop, kind)
+        if verdict is not None and verdict.trace is not None:
+            verdict = replace(verdict, trace=replace(verdict.trace, variant=variant))
+        return Cell(self.protocol.name, variant, mm, prop, kind, v.expected(prop, mm),
+                    verdict, note)
+
+    def _run(self, variant: str, mm: str, prop: str, kind: str) -> tuple[Verdict | None, str]:
+        o = self.options
+        fin = self.system(variant, mm)
+        match o.engine:
+            case "auto":
+                return self._auto(variant, mm, prop, kind)
+            case "explicit":
+                return check(self.graph(variant, mm), prop), ""
+            case "bmc":
+                if kind == "eventually":
+                    return lasso_bmc(fin, prop, o.bmc_depth, o.timeout, variant), ""
+                return bmc(fin, prop, o.bmc_depth, o.timeout, variant), ""
+            case "kind":
+                if kind == "eventually":
+                    return None, "k-induction checks safety only"
+                return kinduction(fin, prop, o.bmc_depth, o.timeout, variant), ""
+            case "spacer":
+                if kind == "eventually":
+                    return l2s_spacer(fin, prop, o.timeout, variant), ""
+                return spacer(self.sliced(variant, mm, prop), prop, o.timeout, variant), ""
+            case "l2s":
+                if kind != "eventually":
+                    return None, "liveness-to-safety checks liveness only"
+                return l2s_spacer(fin, prop, o.timeout, variant), ""
+            case "spin":
+                from intervm.model.spin import spin_check  # optional engine, loaded on demand
+
+                return spin_check(fin, prop, o.timeout), ""
+            case _:
+                raise EngineError(f"engine {o.engine!r} is not wired into the checker")
+
+    def _auto(self, variant: str, mm: str, prop: str, kind: str) -> tuple[Verdict, str]:
+        fin = check(self.graph(variant, mm), prop)
+        if not self.options.unbounded or kind == "eventually":
+            return fin, ""
+        if kind == "always" and fin.status is not Status.HOLDS:
+            return fin, ""
+        if kind == "sometimes" and fin.status is not Status.VIOLATED:
+            return fin, ""
+        try:
+            sliced = self.sliced(variant, mm, prop)
+        except ParamError as e:
+            return fin, f"no unbounded proof: {e}"
+        if sliced.is_finite:
+            return fin, "no parameter can be left symbolic in this variant"
+        arrays = [v.name for v in sliced.vars if v.is_array and v.length is None]
+        if arrays:
+            return fin, (f"unbounded proof not attempted: the property depends on the "
+                         f"contents of {', '.join(arrays)} (an unbounded array needs a "
+                         "quantified invariant)")
+        t0 = time.perf_counter()
+        unb = spacer(sliced, prop, self.options.timeout, variant)
+        match unb.status:
+            case Status.PROVED:
+                return replace(unb, states=fin.states), ""
+            case Status.VIOLATED if kind == "always":
+                trace_v = bmc(self.system(variant, mm, unbounded=True), prop,
+                              self.options.bmc_depth, self.options.timeout, variant)
+                if trace_v.status is Status.VIOLATED:
+                    return replace(trace_v, engine="spacer+bmc",
+                                   seconds=time.perf_counter() - t0), ""
+                return unb, "Spacer found a violation for larger parameters; BMC found " \
+                            f"no trace within {self.options.bmc_depth} steps"
+            case Status.VIOLATED:  # a Sometimes that is unreachable for every parameter
+                return unb, ""
+            case _:
+                return fin, f"no unbounded proof: Spacer {unb.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    protocol: Protocol
+    variant: str
+    memory_model: str
+    props: tuple[str, ...]
+
+
+def plan(protocols: Iterable[Protocol], variants: Iterable[str] = (),
+         memory_models: Iterable[str] = (), props: Iterable[str] = ()) -> list[Job]:
+    """The jobs (one per protocol × variant × memory model) the filters select."""
+    want_v, want_m, want_p = set(variants), set(memory_models), set(props)
+    for m in want_m:
+        if m not in MEMORY_MODELS:
+            raise ParamError(f"memory model {m!r} is unknown; choose one of "
+                             f"{', '.join(MEMORY_MODELS)}")
+    jobs = []
+    seen_v: set[str] = set()
+    seen_p: set[str] = set()
+    for proto in protocols:
+        for v in proto.variants:
+            if want_v and v.name not in want_v:
+                continue
+            seen_v.add(v.name)
+            names = [p.name for p in proto.spec(v.name).properties]
+            seen_p.update(names)
+            chosen = tuple(n for n in names if not want_p or n in want_p)
+            for m in v.memory_models:
+                if want_m and m not in want_m:
+                    continue
+                if chosen:
+                    jobs.append(Job(proto, v.name, m, chosen))
+    if missing := want_v - seen_v:
+        raise ParamError(f"no variant named {', '.join(sorted(missing))}; see "
+                         "`intervm verify --list` for the variants")
+    if missing := want_p - seen_p:
+        raise ParamError(f"no property named {', '.join(sorted(missing))}; see "
+                         "`intervm verify --list` for the properties")
+    return jobs
+
+
+def run_job(job: Job, options: CheckOptions) -> list[Cell]:
+    checker = Checker(job.protocol, options)
+    return [checker.check(job.variant, job.memory_model, p) for p in job.props]
+
+
+def run(jobs: list[Job], options: CheckOptions, jobs_in_parallel: int = 1,
+        on_done: Callable[[Job, list[Cell]], None] | None = None) -> list[Cell]:
+    """Run ``jobs`` (in worker processes when ``jobs_in_parallel > 1``), in order."""
+    results: dict[int, list[Cell]] = {}
+    if jobs_in_parallel <= 1 or len(jobs) <= 1:
+        for i, job in enumerate(jobs):
+            results[i] = run_job(job, options)
+            if on_done:
+                on_done(job, results[i])
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=jobs_in_parallel) as pool:
+            futs = {pool.submit(run_job, job, options): i for i, job in enumerate(jobs)}
+            for fut in as_completed(futs):
+                i = futs[fut]
+                results[i] = fut.result()
+                if on_done:
+                    on_done(jobs[i], results[i])
+    return [c for i in range(len(jobs)) for c in results[i]]

@@ -1,0 +1,113 @@
+"""Load users' protocol files for ``intervm verify path/to/protocol.py``.
+
+A file may define :class:`~intervm.spec.protocol.Protocol` objects (variants with
+declared verdicts) or plain :class:`~intervm.spec.syntax.Spec` objects (one variant,
+``default``, declared to satisfy every property). ``--spec module:object`` names
+one object explicitly.
+
+>>> import pathlib, tempfile
+>>> src = '''
+... from intervm.spec.syntax import *
+... from intervm.spec.expr import G, eq, add
+... spec = Spec("counter", ghosts=(Ghost("n", NAT),), processes=(
+...     Process("P", steps=(Step("inc", Assign(()), ghost=(("n", add(G("n"), 1)),)),
+...                         Step("stop", Halt()))),),
+...     properties=(Sometimes("counted", eq(G("n"), 1)),))
+... '''
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "counter.py"
+>>> _ = path.write_text(src)
+>>> [(p.name, [v.name for v in p.variants]) for p in load_protocols(str(path))]
+[('counter', ['default'])]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from intervm.spec.errors import SpecError
+from intervm.spec.protocol import Protocol, Variant
+from intervm.spec.syntax import Spec
+from intervm.spec.validate import validate
+
+
+def _fixed(spec: Spec) -> Any:
+    def build(_knobs: Any) -> Spec:
+        return spec
+
+    return build
+
+
+def protocol_of_spec(spec: Spec, source: str) -> Protocol:
+    """Wrap a single Spec as a protocol with one variant declared to satisfy everything."""
+    spec = replace(spec, source=source)
+    validate(spec)
+    finite = {p.name: p.default for p in spec.params}
+    unbounded: dict[str, int | None] = {
+        p.name: (None if p.symbolic_ok else p.default) for p in spec.params
+    }
+    return Protocol(
+        name=spec.name,
+        doc=spec.doc.strip().splitlines()[0] if spec.doc.strip() else f"from {source}",
+        build=_fixed(spec),
+        variants=(Variant("default", None, f"the protocol declared in {source}"),),
+        finite_params=finite,
+        unbounded_params=unbounded,
+    )
+
+
+def _exec_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SpecError(f"protocol file {str(path)!r} does not exist or is not a file")
+    name = f"intervm_user_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SpecError(f"protocol file {str(path)!r} cannot be loaded as Python; name it "
+                        "*.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SpecError:
+        raise
+    except Exception as e:
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
+        where = f"{path}:{frames[-1].lineno}" if frames else str(path)
+        raise SpecError(f"{where}: running the protocol file raised "
+                        f"{type(e).__name__}: {e}") from None
+    return vars(module)
+
+
+def load_protocols(target: str) -> list[Protocol]:
+    """Protocols from ``path.py`` or ``path.py:object`` / ``module:object``."""
+    file_part, _, obj = target.partition(":") if not Path(target).is_file() else (target, "", "")
+    if file_part.endswith(".py") or Path(file_part).is_file():
+        namespace = _exec_file(Path(file_part))
+        source = file_part
+    else:
+        try:
+            module = importlib.import_module(file_part)
+        except ImportError as e:
+            raise SpecError(f"cannot import module {file_part!r}: {e}") from None
+        namespace = vars(module)
+        source = file_part
+    if obj:
+        if obj not in namespace:
+            raise SpecError(f"{source} defines no object named {obj!r}")
+        candidates = {obj: namespace[obj]}
+    else:
+        candidates = {k: v for k, v in namespace.items() if not k.startswith("_")}
+    out: list[Protocol] = []
+    for name, value in candidates.items():
+        if isinstance(value, Protocol):
+            out.append(value)
+        elif isinstance(value, Spec):
+            out.append(protocol_of_spec(value, f"{source}:{name}"))
+    if not out:
+        raise SpecError(f"{source} defines no Spec or Protocol object; declare one at module "
+                        "level (spec = Spec(...)) or name it with FILE.py:OBJECT")
+    return out
