@@ -218,6 +218,10 @@ class Checker:
             return fin, ""
         if kind == "sometimes" and fin.status is not Status.VIOLATED:
             return fin, ""
+        plan = self.protocol.prove
+        if plan is not None and prop not in plan:
+            return fin, ("unbounded proof not attempted: the protocol's proof plan does "
+                         "not list this property (Spacer does not finish on it)")
         try:
             sliced = self.sliced(variant, mm, prop)
         except ParamError as e:

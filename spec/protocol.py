@@ -47,7 +47,12 @@ class Variant:
 
 @dataclass(frozen=True, slots=True)
 class Protocol:
-    """A protocol family: one builder, many variants."""
+    """A protocol family: one builder, many variants.
+
+    ``prove`` is the proof plan: the properties for which ``intervm verify``'s auto
+    engine attempts an unbounded (symbolic-parameter) proof after the exhaustive
+    finite check; the others are reported for the finite instance, with the reason.
+    """
 
     name: str
     doc: str
@@ -55,6 +60,7 @@ class Protocol:
     variants: tuple[Variant, ...]
     finite_params: Mapping[str, int]
     unbounded_params: Mapping[str, int | None]
+    prove: frozenset[str] | None = None  # properties worth an unbounded proof (None: all)
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:
