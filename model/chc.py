@@ -26,10 +26,9 @@ from typing import Any
 import z3
 
 from intervm.model.solver import Budget, SolverUnknown, check
-from intervm.model.system import CAlways, CEventually, CSometimes, System
+from intervm.model.system import System, safety_target
 from intervm.model.verdict import Status, Verdict
 from intervm.model.z3enc import Encoder, at_step
-from intervm.spec.errors import EngineError
 
 
 def _scope(system: System) -> str:
@@ -41,16 +40,9 @@ def _scope(system: System) -> str:
 
 def spacer(system: System, prop: str, timeout: float = 60.0, variant: str = "") -> Verdict:
     """Prove ``prop`` (an Always, or the negation of a Sometimes) for every state."""
-    p = system.prop(prop)
+    pred, negate = safety_target(system, prop)
     budget = Budget(timeout)
     enc = Encoder(system)
-    match p:
-        case CAlways(_, pred):
-            negate = False
-        case CSometimes(_, pred):
-            negate = True
-        case CEventually():
-            raise EngineError(f"property {prop!r} is a liveness property; use engine 'l2s'")
     s, t = enc.state("s"), enc.state("t")
     sv = [s[v.name] for v in system.vars]
     tv = [t[v.name] for v in system.vars]

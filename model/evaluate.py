@@ -76,7 +76,7 @@ def compile_expr(e: Expr, pos: Mapping[str, int]) -> Fn:
             def upd(s: State) -> tuple[Any, ...]:
                 arr: tuple[Any, ...] = s[i]
                 k = fi(s)
-                return arr[:k] + (fv(s),) + arr[k + 1 :]
+                return (*arr[:k], fv(s), *arr[k + 1:])
 
             return upd
         case Bin(op, a, b):

@@ -16,6 +16,7 @@ stutters there forever).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -248,7 +249,7 @@ def _fair_cycle(
     def walk_to(target: int) -> None:
         nonlocal cur
         path = nx.shortest_path(inner, cur, target)
-        for a, b in zip(path, path[1:], strict=False):
+        for a, b in itertools.pairwise(path):
             loop.append((inner.edges[a, b]["cmd"], b))
         cur = target
 

@@ -21,24 +21,15 @@ import z3
 
 from intervm.model.bmc import extract_trace
 from intervm.model.solver import Budget, SolverUnknown, check
-from intervm.model.system import CAlways, CEventually, CSometimes, System
+from intervm.model.system import System, safety_target
 from intervm.model.verdict import Status, Verdict
 from intervm.model.z3enc import Encoder
-from intervm.spec.errors import EngineError
 
 
 def kinduction(system: System, prop: str, max_k: int = 20, timeout: float = 60.0,
                variant: str = "", simple_path: bool = True) -> Verdict:
     """Prove or refute ``prop`` (Always, or Sometimes as its negation) by k-induction."""
-    p = system.prop(prop)
-    match p:
-        case CAlways(_, pred):
-            negate = False
-        case CSometimes(_, pred):
-            negate = True
-        case CEventually():
-            raise EngineError(f"property {prop!r} is a liveness property; k-induction "
-                              "checks safety only")
+    pred, negate = safety_target(system, prop)
     budget = Budget(timeout)
     bits = 16 if system.is_finite else None
     base_enc = Encoder(system, bits=bits)

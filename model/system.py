@@ -135,3 +135,18 @@ class System:
     @property
     def param_text(self) -> str:
         return ", ".join(f"{k}={'∞' if v is None else v}" for k, v in self.params)
+
+
+def safety_target(system: System, prop: str) -> tuple[Expr, bool]:
+    """(predicate, negate) for a safety query: an ``Always`` must keep ``pred``; a
+    ``Sometimes`` is checked as ``Always(not pred)`` (negate=True). Liveness raises."""
+    from intervm.spec.errors import EngineError
+
+    match system.prop(prop):
+        case CAlways(_, pred):
+            return pred, False
+        case CSometimes(_, pred):
+            return pred, True
+        case CEventually():
+            raise EngineError(f"property {prop!r} is a liveness property; use the explicit "
+                              "engine, lasso BMC or liveness-to-safety (engine 'l2s')")

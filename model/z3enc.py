@@ -163,7 +163,6 @@ class Encoder:
     # ------------------------------------------------------------ system
 
     def init(self, st: StateMap) -> Z:
-        c = self.ctx
         parts = [self.as_bool(self.system.init_constraint, st)]
         for v in self.system.vars:
             if v.rigid:

@@ -17,15 +17,35 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from intervm.spec._site import creation_site
 from intervm.spec.errors import ParamError
 from intervm.spec.syntax import Spec
 
 MEMORY_MODEL_NAMES = ("sc", "tso", "pso")
 
 
+def violations(*props: str, under: frozenset[str]) -> dict[str, frozenset[str]]:
+    """Declare ``props`` violated under the memory models ``under`` (for ``Variant``)."""
+    return {p: under for p in props}
+
+
+def merged(*parts: Mapping[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+    """Union of several ``violations(...)`` declarations."""
+    out: dict[str, frozenset[str]] = {}
+    for part in parts:
+        for k, v in part.items():
+            out[k] = out.get(k, frozenset()) | v
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Variant:
     """One variant: its knobs, the real system it models, and its expected verdicts.
+
+    >>> v = Variant("no_fence", {"fence": False}, "the fence is missing (bug B1)",
+    ...             violated={"no_lost_wakeup": frozenset({"tso", "pso"})})
+    >>> v.expected("no_lost_wakeup", "tso"), v.expected("no_lost_wakeup", "sc")
+    ('violated', 'holds')
 
     ``violated`` maps a property name to the memory models under which the variant
     is declared to violate it; every other (property, model) pair is declared to hold.
@@ -39,6 +59,11 @@ class Variant:
     params: Mapping[str, int] = field(default_factory=dict)
     memory_models: tuple[str, ...] = ("sc", "tso", "pso")
     symbolic: tuple[str, ...] | None = None  # params an unbounded proof may leave open
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.where:
+            object.__setattr__(self, "where", creation_site())
 
     def expected(self, prop: str, memory_model: str) -> str:
         """``'violated'`` or ``'holds'``: what this variant declares."""
@@ -48,6 +73,23 @@ class Variant:
 @dataclass(frozen=True, slots=True)
 class Protocol:
     """A protocol family: one builder, many variants.
+
+    >>> from intervm.spec.syntax import Ghost, Halt, Process, Sometimes, Spec, Step, NAT
+    >>> from intervm.spec.expr import G, eq
+    >>> def build(knobs: int) -> Spec:
+    ...     return Spec("tiny", ghosts=(Ghost("g", NAT, init=knobs),),
+    ...                 processes=(Process("P", steps=(Step("done", Halt()),)),),
+    ...                 properties=(Sometimes("zero", eq(G("g"), 0)),))
+    >>> proto = Protocol("tiny", "a protocol that does nothing", build,
+    ...                  variants=(Variant("zero", 0, "g starts at 0"),
+    ...                            Variant("one", 1, "g starts at 1")),
+    ...                  finite_params={}, unbounded_params={})
+    >>> proto.spec("one").ghosts[0].init
+    1
+
+    ``build`` maps a variant's ``knobs`` to its :class:`~intervm.spec.syntax.Spec`;
+    ``finite_params`` are the parameter values of finite checks and
+    ``unbounded_params`` those of unbounded proofs (``None``: left symbolic).
 
     ``prove`` is the proof plan: the properties for which ``intervm verify``'s auto
     engine attempts an unbounded (symbolic-parameter) proof after the exhaustive
@@ -61,6 +103,11 @@ class Protocol:
     finite_params: Mapping[str, int]
     unbounded_params: Mapping[str, int | None]
     prove: frozenset[str] | None = None  # properties worth an unbounded proof (None: all)
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.where:
+            object.__setattr__(self, "where", creation_site())
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:

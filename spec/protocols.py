@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from intervm.spec.coalescing import Knobs, build
 from intervm.spec.errors import ParamError
-from intervm.spec.protocol import Protocol, Variant
+from intervm.spec.protocol import Protocol, Variant, merged, violations
 
 WEAK = frozenset({"tso", "pso"})
 ALL = frozenset({"sc", "tso", "pso"})
@@ -19,16 +19,8 @@ PSO = frozenset({"pso"})
 LOST = ("no_lost_wakeup", "eventually_consumed")
 
 
-def _v(*props: str, under: frozenset[str]) -> dict[str, frozenset[str]]:
-    return {p: under for p in props}
-
-
-def _merge(*parts: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
-    out: dict[str, frozenset[str]] = {}
-    for part in parts:
-        for k, v in part.items():
-            out[k] = out.get(k, frozenset()) | v
-    return out
+_v = violations
+_merge = merged
 
 
 # Flag protocols in which the consumer clears the flag let a producer ring the doorbell

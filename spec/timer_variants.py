@@ -13,7 +13,7 @@ with different knobs; ``params`` keep each explicit state space small.
 
 from __future__ import annotations
 
-from intervm.spec.protocol import Protocol, Variant
+from intervm.spec.protocol import Protocol, Variant, merged, violations
 from intervm.spec.timer import TimerKnobs, build
 
 ALL = frozenset({"sc", "tso", "pso"})
@@ -28,15 +28,10 @@ SPIN = {"progress_despite_preemption": ALL}
 
 
 def _v(*props: str, under: frozenset[str] = ALL) -> dict[str, frozenset[str]]:
-    return {p: under for p in props}
+    return violations(*props, under=under)
 
 
-def _merge(*parts: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
-    out: dict[str, frozenset[str]] = {}
-    for part in parts:
-        for k, v in part.items():
-            out[k] = out.get(k, frozenset()) | v
-    return out
+_merge = merged
 
 
 # Torn reads cascade: a torn value is also stale or from the future (P2), and the

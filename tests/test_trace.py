@@ -48,7 +48,7 @@ def test_a_changed_state_is_reported_with_its_step(cex: tuple[Trace, object]) ->
 def test_a_disabled_step_is_reported(cex: tuple[Trace, object]) -> None:
     trace, system = cex
     steps = (TraceStep("C.block", "C", trace.steps[0].state), *trace.steps)
-    with pytest.raises(TraceError, match="step 1: command 'C.block' is not enabled"):
+    with pytest.raises(TraceError, match=r"step 1: command 'C\.block' is not enabled"):
         replay(replace(trace, steps=steps), system)  # type: ignore[arg-type]
 
 

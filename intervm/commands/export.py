@@ -19,47 +19,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
+from intervm.commands._common import OneLineErrors, one_line, parse_params
 from intervm.spec.errors import IntervmError
 
 MEMORY_MODELS = ("sc", "tso", "pso")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-class _OneLineErrors(click.Command):
-    """Report bad options as one ``Error:`` line (no usage block, no traceback)."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise click.ClickException(_one_line(exc.format_message())) from None
-
-
-def parse_params(values: Sequence[str]) -> dict[str, int]:
-    """``["capacity=4", …]`` → ``{"capacity": 4, …}``; raises ``click.BadParameter``."""
-    out: dict[str, int] = {}
-    for item in values:
-        name, eq, val = item.partition("=")
-        if not eq or not name or not val.lstrip("-").isdigit():
-            raise click.BadParameter(f"{item!r} is not NAME=INTEGER (e.g. capacity=3)",
-                                     param_hint="--param")
-        out[name.strip()] = int(val)
-    return out
 
 
 @click.group()
@@ -67,7 +34,7 @@ def export() -> None:
     """Export a compiled protocol instance for another model checker."""
 
 
-@export.command("promela", cls=_OneLineErrors)
+@export.command("promela", cls=OneLineErrors)
 @click.option("--protocol", "-p", default="coalescing", show_default=True,
               help="A built-in protocol.")
 @click.option("--variant", "-v", default="correct", show_default=True,
@@ -100,7 +67,7 @@ def promela(protocol: str, variant: str, memory_model: str, params: dict[str, in
         system = compile_spec(proto.spec(variant), values, memory_model, buffer=buffer)
         text = to_promela(system, variant=variant)
     except IntervmError as e:
-        raise click.ClickException(_one_line(str(e))) from None
+        raise click.ClickException(one_line(str(e))) from None
     if output is None:
         click.echo(text, nl=False)
         return

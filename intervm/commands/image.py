@@ -44,27 +44,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from intervm.commands._common import OneLineErrors
 from intervm.impl import image as bundle
 from intervm.spec.image_format import one_line
 
 PROGRESS_MIN_BYTES = 64 << 20
 """Extractions at least this large show a progress bar (on a terminal)."""
-
-
-class _OneLineErrors(click.Command):
-    """Report bad arguments as one ``Error:`` line (no usage block, no traceback)."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise click.ClickException(one_line(exc.format_message())) from None
 
 
 def _os_message(exc: OSError) -> str:
@@ -101,7 +86,7 @@ def image() -> None:
     """Pack, list and extract single-volume image bundles (see docs/image-format.md)."""
 
 
-@image.command("pack", cls=_OneLineErrors)
+@image.command("pack", cls=OneLineErrors)
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.argument("image_path", metavar="IMAGE", type=click.Path(path_type=Path))
 @click.option("--slots", type=click.IntRange(1), help="Index entry slots (default: fit files).")
@@ -116,7 +101,7 @@ def pack_command(
     click.echo(f"packed {len(entries)} files ({_size(total)}) into {image_path}")
 
 
-@image.command("list", cls=_OneLineErrors)
+@image.command("list", cls=OneLineErrors)
 @click.argument("image_path", metavar="IMAGE", type=click.Path(path_type=Path))
 def list_command(image_path: Path) -> None:
     """List the files in IMAGE (after validating its whole index)."""
@@ -169,7 +154,7 @@ def _updater(bar: Progress, task: Any) -> Callable[[bundle.Progress], None]:
     return update
 
 
-@image.command("extract", cls=_OneLineErrors)
+@image.command("extract", cls=OneLineErrors)
 @click.argument("image_path", metavar="IMAGE", type=click.Path(path_type=Path))
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.argument("names", nargs=-1)

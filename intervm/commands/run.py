@@ -12,35 +12,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from intervm.commands._common import OneLineErrors
 from intervm.impl.coalescing import Variant
 from intervm.impl.errors import PeerTimeout, ProtocolViolation
 from intervm.impl.experiment import RunConfig, RunResult
 from intervm.impl.experiment import run as run_experiment
 from intervm.impl.host import VmFailed
 from intervm.impl.profiler import Percentiles
-
-
-class _OneLineErrors(click.Command):
-    """Report bad options as one ``Error:`` line (no usage block, no traceback)."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise click.ClickException(exc.format_message()) from None
 
 
 def _row(name: str, p: Percentiles) -> list[str]:
@@ -93,7 +77,7 @@ def _plot(res: RunResult, path: Path) -> None:
     plt.close(fig)
 
 
-@click.command(cls=_OneLineErrors)
+@click.command(cls=OneLineErrors)
 @click.option("-n", "--requests", default=10_000, show_default=True, help="Requests to push.")
 @click.option("--window", default=256, show_default=True, help="Max outstanding requests.")
 @click.option("--capacity", default=256, show_default=True, help="Ring slots (power of two).")

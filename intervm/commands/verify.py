@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
 
 import click
 from rich.console import Console
@@ -18,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from intervm.commands._common import OneLineErrors, parse_params
 from intervm.model.check import ENGINES, Cell, CheckOptions, Job, plan, run
 from intervm.model.compile import MEMORY_MODELS
 from intervm.model.render import trace_table
@@ -34,17 +34,6 @@ LEGEND = (
     "(--show-trace prints it). REACHED n = a 'sometimes' state is reached in n steps. "
     "UNKNOWN = no answer, never counted as a pass. ✓ = what the variant declares, ✗ = not."
 )
-
-
-def _parse_params(values: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for item in values:
-        name, eq, val = item.partition("=")
-        if not eq or not name or not val.lstrip("-").isdigit():
-            raise click.BadParameter(f"{item!r} is not NAME=INTEGER (e.g. capacity=3)",
-                                     param_hint="--param")
-        out[name] = int(val)
-    return out
 
 
 def _load_protocols(spec_file: str | None, protocol: str | None) -> list[Protocol]:
@@ -136,7 +125,11 @@ def _list(console: Console, protocols: list[Protocol]) -> None:
                           f"{v.doc}", highlight=False)
 
 
-@click.command("verify")
+class _VerifyCommand(OneLineErrors):
+    usage_exit_code = 2  # 1 means "a verdict differs"; usage mistakes are 2
+
+
+@click.command("verify", cls=_VerifyCommand)
 @click.argument("spec_file", required=False)
 @click.option("--protocol", "-p", help="A built-in protocol (default: all of them).")
 @click.option("--variant", "-v", "variants", multiple=True, help="Only these variants.")
@@ -176,7 +169,7 @@ def verify(spec_file: str | None, protocol: str | None, variants: tuple[str, ...
             _list(console, protocols)
             return
         options = CheckOptions(engine=engine, timeout=timeout, bmc_depth=bmc_depth,
-                               buffer=buffer, params=_parse_params(params),
+                               buffer=buffer, params=parse_params(params),
                                unbounded=not no_unbounded)
         todo = plan(protocols, variants, memory_models, props)
         if not todo:
