@@ -15,7 +15,18 @@ class IntervmError(Exception):
 
 
 class SpecError(IntervmError, ValueError):
-    """A protocol declaration is malformed (found before any engine runs)."""
+    """A protocol declaration is malformed (found before any engine runs).
+
+    >>> from intervm.spec.syntax import Spec
+    >>> from intervm.spec.validate import validate
+    >>> try:
+    ...     validate(Spec("nothing"))
+    ... except SpecError as e:
+    ...     print(e)
+    spec 'nothing', properties: no Sometimes property is declared, so a spec ...
+
+    Messages begin with ``file:line:`` when the object was written in a file.
+    """
 
 
 class ParamError(IntervmError, ValueError):

@@ -41,21 +41,33 @@ BOOL_OPS = frozenset({BinOp.AND, BinOp.OR, BinOp.IMPLIES})
 
 @dataclass(frozen=True, slots=True)
 class Const:
-    """An integer or boolean constant."""
+    """An integer or boolean constant (plain ints and bools are lifted to it).
+
+    >>> show(Const(3)), show(TRUE), add(L("t"), 1).right
+    ('3', 'true', Const(value=1))
+    """
 
     value: int | bool
 
 
 @dataclass(frozen=True, slots=True)
 class L:
-    """A local variable of the process whose step this expression belongs to."""
+    """A local variable of the process whose step this expression belongs to.
+
+    >>> show(add(L("t"), 1))
+    't + 1'
+    """
 
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class LocalOf:
-    """A local variable of a named process (for properties)."""
+    """A local variable of a named process (for properties).
+
+    >>> show(eq(LocalOf("C", "h"), 2))
+    'C.h == 2'
+    """
 
     process: str
     name: str
@@ -63,14 +75,24 @@ class LocalOf:
 
 @dataclass(frozen=True, slots=True)
 class G:
-    """A ghost variable: specification-only state, updated instantly, never buffered."""
+    """A ghost variable: specification-only state, updated instantly, never buffered.
+
+    >>> show(le(G("notifies"), add(G("sleeps"), 1)))
+    'notifies <= (sleeps + 1)'
+    """
 
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class Mem:
-    """The value of a shared variable in memory (properties only; steps use Load)."""
+    """The value of a shared variable in memory (properties only; steps use Load).
+
+    >>> show(Mem("tail")), show(Mem("slots", L("h")))
+    ('tail', 'slots[h]')
+
+    Under TSO/PSO this is the value in memory, not a value still in a store buffer.
+    """
 
     name: str
     index: Expr | None = None
@@ -78,7 +100,11 @@ class Mem:
 
 @dataclass(frozen=True, slots=True)
 class At:
-    """True when ``process`` is about to execute the step labelled ``label``."""
+    """True when ``process`` is about to execute the step labelled ``label``.
+
+    >>> show(and_(At("C", "block"), not_(Pending("irq"))))
+    'C@block && !pending(irq)'
+    """
 
     process: str
     label: str
@@ -86,14 +112,22 @@ class At:
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """A protocol parameter (ring capacity, request count …)."""
+    """A protocol parameter (ring capacity, request count …).
+
+    >>> show(lt(L("n"), Param("requests")))
+    'n < REQUESTS'
+    """
 
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """True when the doorbell ``name`` has a latched, undelivered interrupt."""
+    """True when the doorbell ``name`` has a latched, undelivered interrupt.
+
+    >>> show(Pending("irq"))
+    'pending(irq)'
+    """
 
     name: str
 
@@ -151,7 +185,11 @@ FALSE = Const(False)
 
 
 def lift(e: ExprLike) -> Expr:
-    """Turn a Python int or bool into a Const; leave expressions alone."""
+    """Turn a Python int or bool into a Const; leave expressions alone.
+
+    >>> lift(3), lift(L("t"))
+    (Const(value=3), L(name='t'))
+    """
     if isinstance(e, bool | int):
         return Const(e)
     return e
@@ -162,60 +200,128 @@ def _bin(op: BinOp, a: ExprLike, b: ExprLike) -> Expr:
 
 
 def add(a: ExprLike, b: ExprLike) -> Expr:
+    """``a + b`` on mathematical integers (a store into ``Bits(w)`` wraps).
+
+    >>> show(add(L("t"), 1))
+    't + 1'
+    """
     return _bin(BinOp.ADD, a, b)
 
 
 def sub(a: ExprLike, b: ExprLike) -> Expr:
+    """``a - b`` (may be negative; distances between free-running indices).
+
+    >>> show(sub(L("t"), L("h")))
+    't - h'
+    """
     return _bin(BinOp.SUB, a, b)
 
 
 def mul(a: ExprLike, b: ExprLike) -> Expr:
+    """``a * b``.
+
+    >>> show(mul(L("n"), 2))
+    'n * 2'
+    """
     return _bin(BinOp.MUL, a, b)
 
 
 def mod(a: ExprLike, b: ExprLike) -> Expr:
-    """``a mod b`` with a non-negative result for positive ``b`` (Python and SMT agree)."""
+    """``a mod b`` with a non-negative result for positive ``b`` (Python and SMT agree).
+
+    >>> show(mod(sub(L("t"), 1), 4))
+    '(t - 1) % 4'
+    """
     return _bin(BinOp.MOD, a, b)
 
 
 def eq(a: ExprLike, b: ExprLike) -> Expr:
+    """``a == b``: true when ``a`` is equal ``b``.
+
+    >>> show(eq(L("f"), 0))
+    'f == 0'
+    """
     return _bin(BinOp.EQ, a, b)
 
 
 def ne(a: ExprLike, b: ExprLike) -> Expr:
+    """``a != b``: true when ``a`` is different ``b``.
+
+    >>> show(ne(L("f"), 0))
+    'f != 0'
+    """
     return _bin(BinOp.NE, a, b)
 
 
 def lt(a: ExprLike, b: ExprLike) -> Expr:
+    """``a < b``: true when ``a`` is less than ``b``.
+
+    >>> show(lt(L("f"), 0))
+    'f < 0'
+    """
     return _bin(BinOp.LT, a, b)
 
 
 def le(a: ExprLike, b: ExprLike) -> Expr:
+    """``a <= b``: true when ``a`` is at most ``b``.
+
+    >>> show(le(L("f"), 0))
+    'f <= 0'
+    """
     return _bin(BinOp.LE, a, b)
 
 
 def gt(a: ExprLike, b: ExprLike) -> Expr:
+    """``a > b``, written as ``b < a``.
+
+    >>> show(gt(L("n"), 0))
+    '0 < n'
+    """
     return _bin(BinOp.LT, b, a)
 
 
 def ge(a: ExprLike, b: ExprLike) -> Expr:
+    """``a >= b``, written as ``b <= a``.
+
+    >>> show(ge(G("consumed"), 1))
+    '1 <= consumed'
+    """
     return _bin(BinOp.LE, b, a)
 
 
 def implies(a: ExprLike, b: ExprLike) -> Expr:
+    """``a -> b``: false only when ``a`` holds and ``b`` does not.
+
+    >>> show(implies(At("C", "block"), eq(Mem("flag"), 1)))
+    'C@block -> (flag == 1)'
+    """
     return _bin(BinOp.IMPLIES, a, b)
 
 
 def not_(a: ExprLike) -> Expr:
+    """Negation.
+
+    >>> show(not_(Pending("irq")))
+    '!pending(irq)'
+    """
     return Not(lift(a))
 
 
 def ite(c: ExprLike, a: ExprLike, b: ExprLike) -> Expr:
+    """If-then-else: ``a`` when ``c`` holds, else ``b``.
+
+    >>> show(ite(ne(L("d"), 1), 1, G("bad")))
+    '(d != 1 ? 1 : bad)'
+    """
     return Ite(lift(c), lift(a), lift(b))
 
 
 def and_(*args: ExprLike) -> Expr:
-    """Conjunction; ``and_()`` is TRUE and ``and_(x)`` is ``x`` (mypyvy's smart constructor)."""
+    """Conjunction; ``and_()`` is TRUE and ``and_(x)`` is ``x`` (mypyvy's smart constructor).
+
+    >>> show(and_(At("P", "done"), At("C", "block"))), and_() == TRUE
+    ('P@done && C@block', True)
+    """
     parts = [lift(a) for a in args if lift(a) != TRUE]
     if not parts:
         return TRUE
@@ -226,7 +332,11 @@ def and_(*args: ExprLike) -> Expr:
 
 
 def or_(*args: ExprLike) -> Expr:
-    """Disjunction; ``or_()`` is FALSE and ``or_(x)`` is ``x``."""
+    """Disjunction; ``or_()`` is FALSE and ``or_(x)`` is ``x``.
+
+    >>> show(or_(At("P", "done"), At("P", "idle"))), or_() == FALSE
+    ('P@done || P@idle', True)
+    """
     parts = [lift(a) for a in args if lift(a) != FALSE]
     if not parts:
         return FALSE
@@ -269,7 +379,11 @@ def walk(e: Expr) -> list[Expr]:
 
 
 def show(e: Expr) -> str:
-    """Render ``e`` in a C-like syntax, for traces, errors and docs."""
+    """Render ``e`` in a C-like syntax, for traces, errors and docs.
+
+    >>> show(ne(sub(Mem("tail"), LocalOf("C", "h")), 0))
+    '(tail - C.h) != 0'
+    """
     match e:
         case Const(v):
             if isinstance(v, bool):

@@ -29,8 +29,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from intervm.spec._site import show_site
 from intervm.spec.errors import SpecError
-from intervm.spec.protocol import Protocol, Variant
+from intervm.spec.protocol import MEMORY_MODEL_NAMES, Protocol, Variant
 from intervm.spec.syntax import Spec
 from intervm.spec.validate import validate
 
@@ -60,6 +61,60 @@ def protocol_of_spec(spec: Spec, source: str) -> Protocol:
     )
 
 
+def _raised_at(e: BaseException, path: Path | None) -> str:
+    """``file:line`` of the deepest frame of ``e`` in ``path`` (or outside intervm)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    here = str(Path(__file__).resolve().parent.parent)
+    mine = [f for f in frames if (path is not None and f.filename == str(path))
+            or (path is None and not str(Path(f.filename).resolve()).startswith(here))]
+    return f"{show_site(mine[-1].filename)}:{mine[-1].lineno}: " if mine else ""
+
+
+def check_protocol(proto: Protocol, path: Path | None = None) -> None:
+    """Build and validate every variant of ``proto``; check what each declares.
+
+    Raises :class:`SpecError` naming the file and line of the mistake, before any
+    engine runs: a variant whose builder raises, a malformed spec, or a variant
+    that declares a verdict for a property or memory model that does not exist.
+    """
+    at = f"{show_site(proto.where)}: " if proto.where else ""
+    if not proto.variants:
+        raise SpecError(f"{at}protocol {proto.name!r} has no variants; give it at least "
+                        "one Variant(...)")
+    for v in proto.variants:
+        vat = f"{show_site(v.where)}: " if v.where else at
+        where = f"protocol {proto.name!r}, variant {v.name!r}"
+        try:
+            spec = proto.spec(v.name)
+        except SpecError:
+            raise
+        except Exception as e:
+            raise SpecError(f"{_raised_at(e, path) or vat}{where}: building its spec raised "
+                            f"{type(e).__name__}: {e}; fix the builder or the knobs") from None
+        if not isinstance(spec, Spec):
+            raise SpecError(f"{vat}{where}: the builder returned {type(spec).__name__}, "
+                            "not a Spec; return Spec(...) from it")
+        validate(spec)
+        props = [p.name for p in spec.properties]
+        for prop, models in v.violated.items():
+            if prop not in props:
+                raise SpecError(f"{vat}{where}: declares property {prop!r} violated, but the "
+                                f"spec has no such property; its properties are "
+                                f"{', '.join(props)}")
+            for m in sorted(set(models) - set(MEMORY_MODEL_NAMES)):
+                raise SpecError(f"{vat}{where}: declares {prop!r} violated under memory model "
+                                f"{m!r}, which is unknown; use {', '.join(MEMORY_MODEL_NAMES)}")
+        for m in v.memory_models:
+            if m not in MEMORY_MODEL_NAMES:
+                raise SpecError(f"{vat}{where}: memory model {m!r} is unknown; use "
+                                f"{', '.join(MEMORY_MODEL_NAMES)}")
+        declared = {p.name for p in spec.params}
+        for name in [*proto.finite_params, *v.params]:
+            if name not in declared:
+                raise SpecError(f"{vat}{where}: sets parameter {name!r}, which the spec does "
+                                "not declare; add ParamDecl(...) to the spec or drop it")
+
+
 def _exec_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise SpecError(f"protocol file {str(path)!r} does not exist or is not a file")
@@ -75,9 +130,8 @@ def _exec_file(path: Path) -> dict[str, Any]:
     except SpecError:
         raise
     except Exception as e:
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
-        where = f"{path}:{frames[-1].lineno}" if frames else str(path)
-        raise SpecError(f"{where}: running the protocol file raised "
+        where = _raised_at(e, path) or f"{path}: "
+        raise SpecError(f"{where}running the protocol file raised "
                         f"{type(e).__name__}: {e}") from None
     return vars(module)
 
@@ -86,6 +140,7 @@ def load_protocols(target: str) -> list[Protocol]:
     """Protocols from ``path.py`` or ``path.py:object`` / ``module:object``."""
     file_part, _, obj = target.partition(":") if not Path(target).is_file() else (target, "", "")
     if file_part.endswith(".py") or Path(file_part).is_file():
+        path: Path | None = Path(file_part)
         namespace = _exec_file(Path(file_part))
         source = file_part
     else:
@@ -95,6 +150,7 @@ def load_protocols(target: str) -> list[Protocol]:
             raise SpecError(f"cannot import module {file_part!r}: {e}") from None
         namespace = vars(module)
         source = file_part
+        path = None
     if obj:
         if obj not in namespace:
             raise SpecError(f"{source} defines no object named {obj!r}")
@@ -104,6 +160,7 @@ def load_protocols(target: str) -> list[Protocol]:
     out: list[Protocol] = []
     for name, value in candidates.items():
         if isinstance(value, Protocol):
+            check_protocol(value, path)
             out.append(value)
         elif isinstance(value, Spec):
             out.append(protocol_of_spec(value, f"{source}:{name}"))

@@ -18,13 +18,19 @@ steps at the level of single shared-memory accesses, and named properties.
 
 Each step declares what it writes (its op's destination and its ghost updates);
 the frame, "everything else is unchanged", is derived by the compiler, never written.
+
+Declarations, steps, processes, properties and specs remember where they were
+written (``where``, ``"file:line"``, not compared and not shown), so that
+:func:`intervm.spec.validate.validate` can point at the line of a mistake.
 """
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from intervm.spec._site import creation_site
 from intervm.spec.expr import Expr, ExprLike, lift
 
 # ---------------------------------------------------------------- domains
@@ -32,7 +38,14 @@ from intervm.spec.expr import Expr, ExprLike, lift
 
 @dataclass(frozen=True, slots=True)
 class Bits:
-    """Unsigned integers of ``width`` bits; a store wraps modulo 2**width."""
+    """Unsigned integers of ``width`` bits; a store wraps modulo 2**width.
+
+    >>> Bits(2).modulus, BIT == Bits(1)
+    (4, True)
+
+    A constant that does not fit (a store of 4 into ``Bits(2)``, ``init=4``) is
+    rejected by :func:`~intervm.spec.validate.validate`; computed values wrap.
+    """
 
     width: int
 
@@ -43,12 +56,26 @@ class Bits:
 
 @dataclass(frozen=True, slots=True)
 class Nat:
-    """Unbounded natural numbers (free-running counters); finite per instance."""
+    """Unbounded natural numbers (free-running counters); finite per instance.
+
+    >>> NAT == Nat()
+    True
+    """
 
 
 Domain: TypeAlias = Bits | Nat
 NAT = Nat()
 BIT = Bits(1)
+
+
+class _Sited(typing.Protocol):
+    @property
+    def where(self) -> str: ...
+
+
+def _record_site(obj: _Sited) -> None:
+    if not obj.where:
+        object.__setattr__(obj, "where", creation_site())
 
 
 # ---------------------------------------------------------------- declarations
@@ -57,6 +84,11 @@ BIT = Bits(1)
 @dataclass(frozen=True, slots=True)
 class Shared:
     """A shared-memory variable; with ``length`` it is a ring array.
+
+    >>> Shared("flag", BIT, init=1, doc="1 = SLEEPING").init
+    1
+    >>> Shared("slots", NAT, length="capacity").length
+    'capacity'
 
     ``length`` is an int or the name of a parameter. Arrays are rings: an index is
     taken modulo the length. When that parameter is left unbounded (symbolic), the
@@ -68,30 +100,53 @@ class Shared:
     init: int = 0
     length: int | str | None = None
     doc: str = ""
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Ghost:
-    """Specification-only state, updated with the step that writes it, never buffered."""
+    """Specification-only state, updated with the step that writes it, never buffered.
+
+    >>> Ghost("consumed", NAT, doc="requests delivered").name
+    'consumed'
+    """
 
     name: str
     domain: Domain
     init: int = 0
     doc: str = ""
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Local:
-    """A process-local variable (a register)."""
+    """A process-local variable (a register).
+
+    >>> Local("t", NAT), Local("f", BIT, init=1).init
+    (Local(name='t', domain=Nat(), init=0), 1)
+    """
 
     name: str
     domain: Domain
     init: int = 0
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Doorbell:
     """A hypervisor interrupt line between VMs.
+
+    >>> Doorbell("irq").latched, Doorbell("edge", latched=False).latched
+    (True, False)
 
     Latched (a PENDING bit, an eventfd counter): a notification is kept until the
     receiver waits. Not latched (an edge): a notification is lost unless the
@@ -101,18 +156,30 @@ class Doorbell:
     name: str
     latched: bool = True
     doc: str = ""
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
 
 @dataclass(frozen=True, slots=True)
 class ParamDecl:
     """A protocol parameter: ``default`` for finite checks; ``symbolic_ok`` when an
-    unbounded proof may leave it symbolic (any value ``>= minimum``)."""
+    unbounded proof may leave it symbolic (any value ``>= minimum``).
+
+    >>> ParamDecl("requests", 2, minimum=0, symbolic_ok=True).default
+    2
+    """
 
     name: str
     default: int
     minimum: int = 0
     symbolic_ok: bool = False
     doc: str = ""
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
 
 # ---------------------------------------------------------------- step operations
@@ -120,7 +187,12 @@ class ParamDecl:
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """``dst := var[index]``: one load from shared memory."""
+    """``dst := var[index]``: one load from shared memory.
+
+    >>> from intervm.spec.expr import L
+    >>> Load("t", "tail"), Load("d", "slots", index=L("h")).index
+    (Load(dst='t', var='tail', index=None), L(name='h'))
+    """
 
     dst: str
     var: str
@@ -133,7 +205,13 @@ class Load:
 
 @dataclass(frozen=True, slots=True)
 class Store:
-    """``var[index] := value``: one store to shared memory (``value`` over locals)."""
+    """``var[index] := value``: one store to shared memory (``value`` over locals).
+
+    >>> Store("flag", 1)
+    Store(var='flag', value=Const(value=1), index=None)
+
+    Under TSO and PSO the store goes to the writer's store buffer first.
+    """
 
     var: str
     value: Expr
@@ -148,7 +226,11 @@ class Store:
 @dataclass(frozen=True, slots=True)
 class Fence:
     """A fence: ``full`` orders earlier stores before later loads (mfence, smp_mb);
-    ``store`` only orders stores among themselves (sfence/smp_wmb)."""
+    ``store`` only orders stores among themselves (sfence/smp_wmb).
+
+    >>> Fence(), Fence("store")
+    (Fence(kind='full'), Fence(kind='store'))
+    """
 
     kind: str = "full"
 
@@ -156,6 +238,10 @@ class Fence:
 @dataclass(frozen=True, slots=True)
 class Rmw:
     """Atomic read-modify-write: ``dst := var[index]; var[index] := value``.
+
+    >>> from intervm.spec.expr import L, add
+    >>> Rmw("old", "reserve", add(L("old"), 1)).var  # fetch-add
+    'reserve'
 
     In ``value``, ``L(dst)`` denotes the old value. A locked RMW is a full fence.
     """
@@ -173,7 +259,12 @@ class Rmw:
 
 @dataclass(frozen=True, slots=True)
 class Assign:
-    """Local computation: simultaneous assignments to locals."""
+    """Local computation: simultaneous assignments to locals.
+
+    >>> from intervm.spec.expr import L, add
+    >>> Assign((("t", add(L("t"), 1)), ("n", 0))).assigns[1]
+    ('n', Const(value=0))
+    """
 
     assigns: tuple[tuple[str, Expr], ...] = ()
 
@@ -183,7 +274,12 @@ class Assign:
 
 @dataclass(frozen=True, slots=True)
 class Branch:
-    """``if cond goto target`` (else fall through); ``cond`` over locals only."""
+    """``if cond goto target`` (else fall through); ``cond`` over locals only.
+
+    >>> from intervm.spec.expr import L, eq
+    >>> Branch(eq(L("f"), 0), "idle").target
+    'idle'
+    """
 
     cond: Expr
     target: str
@@ -194,7 +290,12 @@ class Branch:
 
 @dataclass(frozen=True, slots=True)
 class Choose:
-    """Nondeterministic choice among guarded targets (environment decisions)."""
+    """Nondeterministic choice among guarded targets (environment decisions).
+
+    >>> from intervm.spec.expr import L, Param, lt
+    >>> Choose(((lt(L("n"), Param("requests")), "publish"), (True, "done"))).options[1]
+    (Const(value=True), 'done')
+    """
 
     options: tuple[tuple[Expr, str], ...]
 
@@ -204,7 +305,12 @@ class Choose:
 
 @dataclass(frozen=True, slots=True)
 class Await:
-    """Blocks until ``cond`` (over locals, ghosts, params) holds."""
+    """Blocks until ``cond`` (over locals, ghosts, params) holds.
+
+    >>> from intervm.spec.expr import G, ge
+    >>> Await(ge(G("produced"), 1)).cond
+    Bin(op=<BinOp.LE: '<='>, left=Const(value=1), right=G(name='produced'))
+    """
 
     cond: Expr
 
@@ -214,21 +320,33 @@ class Await:
 
 @dataclass(frozen=True, slots=True)
 class Notify:
-    """Raise the doorbell (a hypercall / eventfd write: serializing)."""
+    """Raise the doorbell (a hypercall / eventfd write: serializing).
+
+    >>> Notify("irq")
+    Notify(doorbell='irq')
+    """
 
     doorbell: str
 
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """Block until the doorbell is pending, then consume it (serializing)."""
+    """Block until the doorbell is pending, then consume it (serializing).
+
+    >>> Wait("irq")
+    Wait(doorbell='irq')
+    """
 
     doorbell: str
 
 
 @dataclass(frozen=True, slots=True)
 class Halt:
-    """The process stops; no step follows."""
+    """The process stops; no step follows.
+
+    >>> Step("done", Halt()).op
+    Halt()
+    """
 
 
 Op: TypeAlias = Load | Store | Fence | Rmw | Assign | Branch | Choose | Await | Notify | Wait | Halt
@@ -237,6 +355,12 @@ Op: TypeAlias = Load | Store | Fence | Rmw | Assign | Branch | Choose | Await | 
 @dataclass(frozen=True, slots=True)
 class Step:
     """One atomic step: ``label: op`` then ``then`` (default: the next step).
+
+    >>> from intervm.spec.expr import G, L, add, eq
+    >>> s = Step("readflag", Load("f", "flag"), branch=(eq(L("f"), 0), "idle"),
+    ...          ghost=(("reads", add(G("reads"), 1)),), doc="read the flag")
+    >>> s.branch[1], s.then
+    ('idle', None)
 
     ``set`` assigns locals after the op and ``branch = (cond, target)`` jumps to
     ``target`` when ``cond`` holds after the op: registers are private, so bundling
@@ -254,23 +378,36 @@ class Step:
     doc: str = ""
     set: tuple[tuple[str, Expr], ...] = ()
     branch: tuple[Expr, str] | None = None
+    where: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ghost", tuple((n, lift(v)) for n, v in self.ghost))
         object.__setattr__(self, "set", tuple((n, lift(v)) for n, v in self.set))
         if self.branch is not None:
             object.__setattr__(self, "branch", (lift(self.branch[0]), self.branch[1]))
+        _record_site(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Process:
-    """A VM's routine: locals and a list of labelled steps, starting at the first."""
+    """A VM's routine: locals and a list of labelled steps, starting at the first.
+
+    >>> p = Process("P", steps=(Step("kick", Notify("irq")), Step("done", Halt())))
+    >>> p.labels, p.successor("kick")
+    (('kick', 'done'), 'done')
+
+    ``fair``: the process is scheduled under weak fairness (for ``Eventually``).
+    """
 
     name: str
     locals: tuple[Local, ...] = ()
     steps: tuple[Step, ...] = ()
     fair: bool = True
     doc: str = ""
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
     def step(self, label: str) -> Step:
         for s in self.steps:
@@ -297,30 +434,60 @@ class Process:
 
 @dataclass(frozen=True, slots=True)
 class Always:
-    """Invariant: ``pred`` holds in every reachable state."""
+    """Invariant: ``pred`` holds in every reachable state.
+
+    >>> from intervm.spec.expr import G, eq
+    >>> Always("fifo", eq(G("bad_order"), 0), doc="delivered in order").name
+    'fifo'
+    """
 
     name: str
     pred: Expr
     doc: str = ""
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Sometimes:
-    """Reachability: some reachable state satisfies ``pred`` (guards against vacuity)."""
+    """Reachability: some reachable state satisfies ``pred`` (guards against vacuity).
+
+    >>> from intervm.spec.expr import At, G, and_, ge
+    >>> Sometimes("sleeps_after_work", and_(At("C", "block"), ge(G("consumed"), 1))).name
+    'sleeps_after_work'
+
+    Every spec needs at least one: a spec whose steps can never run satisfies
+    every ``Always``.
+    """
 
     name: str
     pred: Expr
     doc: str = ""
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Eventually:
     """Response under weak fairness: no fair infinite run stays in ``pending`` states
-    forever without taking a ``progress`` step (deadlocks count as such runs)."""
+    forever without taking a ``progress`` step (deadlocks count as such runs).
+
+    >>> from intervm.spec.expr import LocalOf, Mem, ne
+    >>> Eventually("consumed", ne(Mem("tail"), LocalOf("C", "h"))).name
+    'consumed'
+    """
 
     name: str
     pending: Expr
     doc: str = ""
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
 
 Property: TypeAlias = Always | Sometimes | Eventually
@@ -328,7 +495,17 @@ Property: TypeAlias = Always | Sometimes | Eventually
 
 @dataclass(frozen=True, slots=True)
 class Spec:
-    """A protocol instance declaration (one variant); see :mod:`intervm.spec.check`."""
+    """A protocol instance declaration (one variant); see :mod:`intervm.model.check`.
+
+    >>> from intervm.spec.expr import G, eq
+    >>> s = Spec("empty", ghosts=(Ghost("g", NAT),),
+    ...          processes=(Process("P", steps=(Step("done", Halt()),)),),
+    ...          properties=(Sometimes("start", eq(G("g"), 0)),))
+    >>> s.process("P").labels, s.prop("start").name
+    (('done',), 'start')
+
+    ``source`` names the file (and object) it was loaded from, for messages.
+    """
 
     name: str
     shared: tuple[Shared, ...] = ()
@@ -339,6 +516,10 @@ class Spec:
     params: tuple[ParamDecl, ...] = ()
     doc: str = ""
     source: str = field(default="", compare=False)
+    where: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _record_site(self)
 
     def process(self, name: str) -> Process:
         for p in self.processes:
@@ -366,5 +547,9 @@ class Spec:
 
 
 def assigns(*pairs: tuple[str, ExprLike]) -> tuple[tuple[str, Expr], ...]:
-    """Build an assignment tuple from ``(name, value)`` pairs, lifting Python ints."""
+    """Build an assignment tuple from ``(name, value)`` pairs, lifting Python ints.
+
+    >>> assigns(("n", 0))
+    (('n', Const(value=0)),)
+    """
     return tuple((n, lift(v)) for n, v in pairs)

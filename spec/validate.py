@@ -10,19 +10,30 @@
 ...     print(e)
 spec 'demo', process P, step 's': local 'v' is not declared in process P; declare it with Local('v', ...) in P's locals
 
-Each message names the object, says what is wrong, and says what to do.
+Each message names the object, says what is wrong, and says what to do. When the
+object was written in a file (not at a prompt), the message begins with that
+``file:line:``, as a compiler's would::
+
+    my_protocol.py:14: spec 'demo', process P, step 's': local 'v' is not declared ...
+
+Besides names, the checks cover widths: a constant ``init`` or a constant stored,
+assigned or written to a ghost must lie in the destination's domain (``Bits(w)``:
+``0 .. 2**w - 1``; ``NAT``: ``>= 0``, except that NAT ghosts may hold sentinels
+such as ``-1``). Computed values are not checked: they wrap.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import assert_never
 
+from intervm.spec._site import show_site
 from intervm.spec.errors import SpecError
 from intervm.spec.expr import (
     At,
     Bin,
+    BinOp,
     Const,
     Expr,
     G,
@@ -42,12 +53,16 @@ from intervm.spec.syntax import (
     Always,
     Assign,
     Await,
+    Bits,
     Branch,
     Choose,
+    Domain,
     Eventually,
     Fence,
     Halt,
     Load,
+    Local,
+    Nat,
     Notify,
     Process,
     Rmw,
@@ -58,33 +73,100 @@ from intervm.spec.syntax import (
 )
 
 
+def show_domain(d: Domain) -> str:
+    """A domain with its values, for messages.
+
+    >>> show_domain(Bits(2)), show_domain(Nat())
+    ('Bits(2) (values 0..3)', 'NAT (values 0, 1, 2, …)')
+    """
+    match d:
+        case Bits(w):
+            return f"Bits({w}) (values 0..{(1 << w) - 1})"
+        case Nat():
+            return "NAT (values 0, 1, 2, …)"
+        case _:
+            assert_never(d)
+
+
+def constant_value(e: Expr) -> int | None:
+    """The integer ``e`` denotes when it is built from constants only, else None.
+
+    >>> from intervm.spec.expr import add, L
+    >>> constant_value(add(3, 2)), constant_value(add(L("t"), 1))
+    (5, None)
+    """
+    match e:
+        case Const(v):
+            return None if isinstance(v, bool) else v
+        case Bin(op, a, b) if op in (BinOp.ADD, BinOp.SUB, BinOp.MUL, BinOp.MOD):
+            x, y = constant_value(a), constant_value(b)
+            if x is None or y is None or (op is BinOp.MOD and y == 0):
+                return None
+            match op:
+                case BinOp.ADD:
+                    return x + y
+                case BinOp.SUB:
+                    return x - y
+                case BinOp.MUL:
+                    return x * y
+                case _:
+                    return x % y
+        case _:
+            return None
+
+
+def _misfit(value: int, d: Domain, *, ghost: bool = False) -> str | None:
+    """Why ``value`` is not a value of ``d`` (None: it is).
+
+    Ghosts of domain NAT may hold negative sentinels (``-1``: none yet): ghost state
+    is unbounded and never stored in shared memory.
+    """
+    match d:
+        case Bits(w):
+            if 0 <= value < (1 << w):
+                return None
+            if value < 0:
+                return f"is negative, but {show_domain(d)} is unsigned"
+            need = value.bit_length()
+            return f"does not fit {show_domain(d)}; it needs Bits({need})"
+        case Nat():
+            if value >= 0 or ghost:
+                return None
+            return f"is negative, but the domain is {show_domain(d)}"
+        case _:
+            assert_never(d)
+
+
 class _Checker:
     def __init__(self, spec: Spec):
         self.spec = spec
         self.shared = {v.name: v for v in spec.shared}
-        self.ghosts = {g.name for g in spec.ghosts}
+        self.ghosts = {g.name: g for g in spec.ghosts}
         self.params = {p.name for p in spec.params}
         self.doorbells = {d.name for d in spec.doorbells}
         self.procs = {p.name: p for p in spec.processes}
 
-    def fail(self, where: str, what: str) -> SpecError:
+    def fail(self, where: str, what: str, site: str = "") -> SpecError:
         src = f" ({self.spec.source})" if self.spec.source else ""
-        return SpecError(f"spec {self.spec.name!r}{src}, {where}: {what}")
+        at = f"{show_site(site)}: " if site else ""
+        return SpecError(f"{at}spec {self.spec.name!r}{src}, {where}: {what}")
 
     def check_names(self) -> None:
-        names = (
-            [v.name for v in self.spec.shared]
-            + [g.name for g in self.spec.ghosts]
-            + [d.name for d in self.spec.doorbells]
-            + [p.name for p in self.spec.params]
-            + [p.name for p in self.spec.processes]
+        decls = (
+            [(v.name, v.where) for v in self.spec.shared]
+            + [(g.name, g.where) for g in self.spec.ghosts]
+            + [(d.name, d.where) for d in self.spec.doorbells]
+            + [(p.name, p.where) for p in self.spec.params]
+            + [(p.name, p.where) for p in self.spec.processes]
         )
-        for name, n in Counter(names).items():
+        for name, n in Counter(name for name, _ in decls).items():
             if n > 1:
+                site = [w for m, w in decls if m == name][-1]
                 raise self.fail(
                     f"name {name!r}",
                     "is declared more than once (shared variables, ghosts, doorbells, "
                     "parameters and processes share one namespace); rename one of them",
+                    site,
                 )
         for v in self.spec.shared:
             if isinstance(v.length, str) and v.length not in self.params:
@@ -92,12 +174,36 @@ class _Checker:
                     f"shared array {v.name!r}",
                     f"length names parameter {v.length!r}, which is not declared; "
                     f"add ParamDecl({v.length!r}, ...) to the spec's params",
+                    v.where,
+                )
+        for decl, kind in ([(v, "shared variable") for v in self.spec.shared]
+                           + [(g, "ghost") for g in self.spec.ghosts]):
+            if (why := _misfit(decl.init, decl.domain, ghost=kind == "ghost")) is not None:
+                raise self.fail(
+                    f"{kind} {decl.name!r}",
+                    f"init={decl.init} {why}; give an init in the domain or widen it",
+                    decl.where,
                 )
 
+    def check_fits(self, value: Expr, domain: Domain, dest: str, where: str,
+                   site: str, *, ghost: bool = False) -> None:
+        """A constant written to ``dest`` (of ``domain``) must be one of its values."""
+        c = constant_value(value)
+        if c is None:
+            return
+        if (why := _misfit(c, domain, ghost=ghost)) is not None:
+            raise self.fail(where, f"writes {c} to {dest}, but {c} {why}; write a value "
+                            "in the domain or declare the variable with a wider one", site)
+
     def check_expr(
-        self, e: Expr, where: str, proc: Process | None, *, allow: Iterable[str]
+        self, e: Expr, where: str, proc: Process | None, *, allow: Iterable[str],
+        site: str = "",
     ) -> None:
         allowed = set(allow)
+
+        def fail(what: str) -> SpecError:
+            return self.fail(where, what, site)
+
         for n in walk(e):
             kind = type(n).__name__
             match n:
@@ -105,47 +211,53 @@ class _Checker:
                     continue
                 case L(name):
                     if proc is None:
-                        raise self.fail(where, f"local {name!r} used outside a process; "
-                                        f"write LocalOf('<process>', {name!r})")
+                        raise fail(f"local {name!r} used outside a process; "
+                                   f"write LocalOf('<process>', {name!r})")
                     if name not in {v.name for v in proc.locals}:
-                        raise self.fail(where, f"local {name!r} is not declared in process "
-                                        f"{proc.name}; declare it with Local({name!r}, ...) in "
-                                        f"{proc.name}'s locals")
+                        raise fail(f"local {name!r} is not declared in process "
+                                   f"{proc.name}; declare it with Local({name!r}, ...) in "
+                                   f"{proc.name}'s locals")
                 case LocalOf(p, name):
                     if p not in self.procs:
-                        raise self.fail(where, f"process {p!r} is not declared")
+                        raise fail(f"process {p!r} is not declared; processes are "
+                                   f"{', '.join(self.procs) or '(none)'}")
                     if name not in {v.name for v in self.procs[p].locals}:
-                        raise self.fail(where, f"process {p} has no local {name!r}")
+                        raise fail(f"process {p} has no local {name!r}; its locals are "
+                                   f"{', '.join(v.name for v in self.procs[p].locals) or '(none)'}")
                 case G(name):
                     if name not in self.ghosts:
-                        raise self.fail(where, f"ghost {name!r} is not declared; add "
-                                        f"Ghost({name!r}, ...) to the spec's ghosts")
+                        raise fail(f"ghost {name!r} is not declared; add "
+                                   f"Ghost({name!r}, ...) to the spec's ghosts")
                 case Mem(name, index):
                     if name not in self.shared:
-                        raise self.fail(where, f"shared variable {name!r} is not declared")
+                        raise fail(f"shared variable {name!r} is not declared; add "
+                                   f"Shared({name!r}, ...) to the spec or fix the name")
                     if (index is None) != (self.shared[name].length is None):
-                        raise self.fail(where, f"{name!r} is "
-                                        f"{'an array' if index is None else 'a scalar'}; "
-                                        "index arrays and only arrays")
+                        raise fail(f"{name!r} is "
+                                   f"{'an array' if index is None else 'a scalar'}; "
+                                   "index arrays and only arrays")
                 case At(p, label):
                     if p not in self.procs:
-                        raise self.fail(where, f"process {p!r} is not declared")
+                        raise fail(f"process {p!r} is not declared; processes are "
+                                   f"{', '.join(self.procs) or '(none)'}")
                     if label not in self.procs[p].labels:
-                        raise self.fail(where, f"process {p} has no step labelled {label!r}")
+                        raise fail(f"process {p} has no step labelled {label!r}; its "
+                                   f"labels are {', '.join(self.procs[p].labels)}")
                 case Param(name):
                     if name not in self.params:
-                        raise self.fail(where, f"parameter {name!r} is not declared")
+                        raise fail(f"parameter {name!r} is not declared; add "
+                                   f"ParamDecl({name!r}, ...) to the spec's params")
                 case Pending(name):
                     if name not in self.doorbells:
-                        raise self.fail(where, f"doorbell {name!r} is not declared")
+                        raise fail(f"doorbell {name!r} is not declared; add "
+                                   f"Doorbell({name!r}) to the spec's doorbells")
                 case Var() | Select() | Update():
-                    raise self.fail(where, f"{kind} nodes belong to compiled systems; "
-                                    "use L, G, Mem, At, Param or Pending in specs")
+                    raise fail(f"{kind} nodes belong to compiled systems; "
+                               "use L, G, Mem, At, Param or Pending in specs")
                 case _:
                     assert_never(n)
             if kind not in allowed and kind not in ("Const", "Bin", "Not", "Ite"):
-                raise self.fail(
-                    where,
+                raise fail(
                     f"{kind} is not allowed here (allowed: {', '.join(sorted(allowed))}); "
                     "a step touches shared memory only through Load/Store/Rmw",
                 )
@@ -153,98 +265,134 @@ class _Checker:
     def check_process(self, p: Process) -> None:
         for label, n in Counter(p.labels).items():
             if n > 1:
-                raise self.fail(f"process {p.name}", f"label {label!r} is used twice")
+                site = [s.where for s in p.steps if s.label == label][-1]
+                raise self.fail(f"process {p.name}", f"label {label!r} is used twice; "
+                                "give each step its own label", site)
         if not p.steps:
-            raise self.fail(f"process {p.name}", "has no steps")
-        local_names = {v.name for v in p.locals}
+            raise self.fail(f"process {p.name}", "has no steps; give it at least "
+                            "Step('done', Halt())", p.where)
+        local_decls = {v.name: v for v in p.locals}
+        for v in p.locals:
+            if (why := _misfit(v.init, v.domain)) is not None:
+                raise self.fail(f"process {p.name}, local {v.name!r}",
+                                f"init={v.init} {why}; give an init in the domain or "
+                                "widen it", v.where or p.where)
         step_vals = ("L", "Param")
         for s in p.steps:
-            where = f"process {p.name}, step {s.label!r}"
-            op = s.op
+            self.check_step(p, s.label, local_decls, step_vals)
 
-            def local(name: str, where: str = where) -> None:
-                if name not in local_names:
-                    raise self.fail(where, f"local {name!r} is not declared in process {p.name};"
-                                    f" declare it with Local({name!r}, ...) in {p.name}'s locals")
+    def check_step(self, p: Process, label: str, local_decls: Mapping[str, Local],
+                   step_vals: tuple[str, ...]) -> None:
+        s = p.step(label)
+        where = f"process {p.name}, step {s.label!r}"
+        site = s.where
+        op = s.op
 
-            def shared(name: str, index: Expr | None, where: str = where) -> None:
-                if name not in self.shared:
-                    raise self.fail(where, f"shared variable {name!r} is not declared; add "
-                                    f"Shared({name!r}, ...) to the spec")
-                if (index is None) != (self.shared[name].length is None):
-                    raise self.fail(where, f"{name!r} is "
-                                    f"{'an array: give an index' if index is None else 'a scalar: drop the index'}")
-                if index is not None:
-                    self.check_expr(index, where, p, allow=step_vals)
+        def expr(e: Expr, allow: Iterable[str] = step_vals) -> None:
+            self.check_expr(e, where, p, allow=allow, site=site)
 
-            def target(label: str, where: str = where) -> None:
-                if label not in p.labels:
-                    raise self.fail(where, f"jumps to {label!r}, which is not a label of "
-                                    f"{p.name}; labels are {', '.join(p.labels)}")
+        def local(name: str) -> None:
+            if name not in local_decls:
+                raise self.fail(where, f"local {name!r} is not declared in process {p.name};"
+                                f" declare it with Local({name!r}, ...) in {p.name}'s locals",
+                                site)
 
-            match op:
-                case Load(dst, var, index):
-                    local(dst)
-                    shared(var, index)
-                case Store(var, value, index):
-                    shared(var, index)
-                    self.check_expr(value, where, p, allow=step_vals)
-                case Rmw(dst, var, value, index):
-                    local(dst)
-                    shared(var, index)
-                    self.check_expr(value, where, p, allow=step_vals)
-                case Assign(assigns):
-                    for name, value in assigns:
-                        local(name)
-                        self.check_expr(value, where, p, allow=step_vals)
-                case Branch(cond, tgt):
-                    self.check_expr(cond, where, p, allow=step_vals)
+        def local_fits(name: str, value: Expr) -> None:
+            local(name)
+            self.check_fits(value, _domain_of_local(p, name),
+                            f"local {name!r}", where, site)
+
+        def shared(name: str, index: Expr | None) -> None:
+            if name not in self.shared:
+                raise self.fail(where, f"shared variable {name!r} is not declared; add "
+                                f"Shared({name!r}, ...) to the spec", site)
+            if (index is None) != (self.shared[name].length is None):
+                raise self.fail(where, f"{name!r} is "
+                                f"{'an array: give an index' if index is None else 'a scalar: drop the index'}",
+                                site)
+            if index is not None:
+                expr(index)
+
+        def target(label: str) -> None:
+            if label not in p.labels:
+                raise self.fail(where, f"jumps to {label!r}, which is not a label of "
+                                f"{p.name}; labels are {', '.join(p.labels)}", site)
+
+        match op:
+            case Load(dst, var, index):
+                local(dst)
+                shared(var, index)
+            case Store(var, value, index):
+                shared(var, index)
+                expr(value)
+                self.check_fits(value, self.shared[var].domain, f"shared variable {var!r}",
+                                where, site)
+            case Rmw(dst, var, value, index):
+                local(dst)
+                shared(var, index)
+                expr(value)
+                self.check_fits(value, self.shared[var].domain, f"shared variable {var!r}",
+                                where, site)
+            case Assign(assigns):
+                for name, value in assigns:
+                    local(name)
+                    expr(value)
+                    local_fits(name, value)
+            case Branch(cond, tgt):
+                expr(cond)
+                target(tgt)
+            case Choose(options):
+                if not options:
+                    raise self.fail(where, "Choose needs at least one option", site)
+                for cond, tgt in options:
+                    expr(cond, (*step_vals, "G"))
                     target(tgt)
-                case Choose(options):
-                    if not options:
-                        raise self.fail(where, "Choose needs at least one option")
-                    for cond, tgt in options:
-                        self.check_expr(cond, where, p, allow=(*step_vals, "G"))
-                        target(tgt)
-                case Await(cond):
-                    self.check_expr(cond, where, p, allow=(*step_vals, "G"))
-                case Notify(db) | Wait(db):
-                    if db not in self.doorbells:
-                        raise self.fail(where, f"doorbell {db!r} is not declared; add "
-                                        f"Doorbell({db!r}) to the spec")
-                case Fence(kind):
-                    if kind not in ("full", "store"):
-                        raise self.fail(where, f"fence kind {kind!r} is not 'full' or 'store'")
-                case Halt():
-                    pass
-                case _:
-                    assert_never(op)
-            for name, value in s.set:
-                local(name)
-                self.check_expr(value, where, p, allow=step_vals)
-            if s.branch is not None:
-                self.check_expr(s.branch[0], where, p, allow=step_vals)
-                target(s.branch[1])
-            for g, value in s.ghost:
-                if g not in self.ghosts:
-                    raise self.fail(where, f"writes ghost {g!r}, which is not declared; add "
-                                    f"Ghost({g!r}, ...) to the spec's ghosts")
-                self.check_expr(value, where, p, allow=(*step_vals, "G", "Pending"))
-            if s.then is not None:
-                target(s.then)
-            if not isinstance(op, Halt | Choose) and p.successor(s.label) is None:
-                raise self.fail(where, "is the last step and falls off the end; end the "
-                                "process with Halt() or give the step then='<label>'")
+            case Await(cond):
+                expr(cond, (*step_vals, "G"))
+            case Notify(db) | Wait(db):
+                if db not in self.doorbells:
+                    raise self.fail(where, f"doorbell {db!r} is not declared; add "
+                                    f"Doorbell({db!r}) to the spec", site)
+            case Fence(kind):
+                if kind not in ("full", "store"):
+                    raise self.fail(where, f"fence kind {kind!r} is not 'full' or 'store'; "
+                                    "write Fence() or Fence('store')", site)
+            case Halt():
+                pass
+            case _:
+                assert_never(op)
+        for name, value in s.set:
+            local(name)
+            expr(value)
+            local_fits(name, value)
+        if s.branch is not None:
+            expr(s.branch[0])
+            target(s.branch[1])
+        for g, value in s.ghost:
+            if g not in self.ghosts:
+                raise self.fail(where, f"writes ghost {g!r}, which is not declared; add "
+                                f"Ghost({g!r}, ...) to the spec's ghosts", site)
+            expr(value, (*step_vals, "G", "Pending"))
+            self.check_fits(value, self.ghosts[g].domain, f"ghost {g!r}", where, site,
+                            ghost=True)
+        if s.then is not None:
+            target(s.then)
+        if not isinstance(op, Halt | Choose) and p.successor(s.label) is None:
+            raise self.fail(where, "is the last step and falls off the end; end the "
+                            "process with Halt() or give the step then='<label>'", site)
 
     def check_properties(self) -> None:
         for label, n in Counter(p.name for p in self.spec.properties).items():
             if n > 1:
-                raise self.fail(f"property {label!r}", "is declared twice")
+                site = [p.where for p in self.spec.properties if p.name == label][-1]
+                raise self.fail(f"property {label!r}", "is declared twice; rename one",
+                                site)
         allow = ("LocalOf", "G", "Mem", "At", "Param", "Pending")
         for prop in self.spec.properties:
             match prop:
                 case Always(name, e) | Sometimes(name, e) | Eventually(name, e):
-                    self.check_expr(e, f"property {name!r}", None, allow=allow)
+                    self.check_expr(e, f"property {name!r}", None, allow=allow,
+                                    site=prop.where)
                 case _:
                     assert_never(prop)
         if not any(isinstance(p, Sometimes) for p in self.spec.properties):
@@ -253,6 +401,7 @@ class _Checker:
                 "no Sometimes property is declared, so a spec whose steps can never run "
                 "would pass every check; add Sometimes(...) for a state the protocol "
                 "must reach",
+                self.spec.where,
             )
 
     def run(self) -> None:
@@ -262,6 +411,17 @@ class _Checker:
         self.check_properties()
 
 
+def _domain_of_local(p: Process, name: str) -> Domain:
+    return next(v.domain for v in p.locals if v.name == name)
+
+
 def validate(spec: Spec) -> None:
-    """Raise :class:`SpecError` on the first problem found in ``spec``."""
+    """Raise :class:`SpecError` on the first problem found in ``spec``.
+
+    >>> from intervm.spec.syntax import Spec
+    >>> validate(Spec("nothing"))
+    Traceback (most recent call last):
+    ...
+    intervm.spec.errors.SpecError: spec 'nothing', properties: no Sometimes property is declared, ...
+    """
     _Checker(spec).run()
