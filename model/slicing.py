@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from intervm.model.compile import compile_spec
-from intervm.model.system import CAlways, CEventually, CSometimes, Command, System
-from intervm.spec.syntax import Spec
+from intervm.model.system import CAlways, CEventually, Command, CSometimes, System
 from intervm.spec.errors import EngineError
 from intervm.spec.expr import Expr, Select, Update, Var, walk
+from intervm.spec.syntax import Spec
 
 
 def expr_vars(e: Expr) -> set[str]:

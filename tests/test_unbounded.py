@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from intervm.model.chc import spacer
-from intervm.model.check import CheckOptions, Checker
+from intervm.model.check import Checker, CheckOptions
 from intervm.model.slicing import compile_sliced
 from intervm.model.verdict import Status
 from intervm.spec.protocols import get_protocol
