@@ -137,7 +137,14 @@ def _exec_file(path: Path) -> dict[str, Any]:
 
 
 def load_protocols(target: str) -> list[Protocol]:
-    """Protocols from ``path.py`` or ``path.py:object`` / ``module:object``."""
+    """Protocols from ``path.py`` or ``path.py:object`` / ``module:object``.
+
+    >>> [p.name for p in load_protocols("intervm.spec.protocols:COALESCING")]
+    ['coalescing']
+
+    Every variant of every protocol found is built and validated first
+    (:func:`check_protocol`), so mistakes are reported with their file and line.
+    """
     file_part, _, obj = target.partition(":") if not Path(target).is_file() else (target, "", "")
     if file_part.endswith(".py") or Path(file_part).is_file():
         path: Path | None = Path(file_part)
