@@ -49,7 +49,7 @@ Names, by role:
 * expressions: ``L``, ``LocalOf``, ``G``, ``Mem``, ``At``, ``Param``, ``Pending``,
   ``Const``, ``TRUE``, ``FALSE`` and ``add``, ``sub``, ``mul``, ``mod``, ``eq``,
   ``ne``, ``lt``, ``le``, ``gt``, ``ge``, ``implies``, ``and_``, ``or_``, ``not_``,
-  ``ite``; ``show`` renders one
+  ``ite``; ``show`` renders one; ``Expr`` is their type, for annotating helpers
 * checking a file: ``validate``, ``load_protocols``, ``SpecError``
 """
 
@@ -60,6 +60,7 @@ from intervm.spec.expr import (
     TRUE,
     At,
     Const,
+    Expr,
     G,
     L,
     LocalOf,
@@ -130,6 +131,7 @@ __all__ = [
     "Const",
     "Doorbell",
     "Eventually",
+    "Expr",
     "Fence",
     "G",
     "Ghost",
