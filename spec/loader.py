@@ -65,8 +65,9 @@ def _raised_at(e: BaseException, path: Path | None) -> str:
     """``file:line`` of the deepest frame of ``e`` in ``path`` (or outside intervm)."""
     frames = traceback.extract_tb(e.__traceback__)
     here = str(Path(__file__).resolve().parent.parent)
-    mine = [f for f in frames if (path is not None and f.filename == str(path))
-            or (path is None and not str(Path(f.filename).resolve()).startswith(here))]
+    target = None if path is None else path.resolve()
+    mine = [f for f in frames if (target is not None and Path(f.filename).resolve() == target)
+            or (target is None and not str(Path(f.filename).resolve()).startswith(here))]
     return f"{show_site(mine[-1].filename)}:{mine[-1].lineno}: " if mine else ""
 
 

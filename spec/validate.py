@@ -115,8 +115,8 @@ def constant_value(e: Expr) -> int | None:
             return None
 
 
-def _misfit(value: int, d: Domain, *, ghost: bool = False) -> str | None:
-    """Why ``value`` is not a value of ``d`` (None: it is).
+def _misfit(value: int, d: Domain, *, ghost: bool = False) -> tuple[str, str] | None:
+    """Why ``value`` is not a value of ``d`` and what to do instead (None: it is one).
 
     Ghosts of domain NAT may hold negative sentinels (``-1``: none yet): ghost state
     is unbounded and never stored in shared memory.
@@ -125,14 +125,15 @@ def _misfit(value: int, d: Domain, *, ghost: bool = False) -> str | None:
         case Bits(w):
             if 0 <= value < (1 << w):
                 return None
+            top = f"a value in 0..{(1 << w) - 1}"
             if value < 0:
-                return f"is negative, but {show_domain(d)} is unsigned"
-            need = value.bit_length()
-            return f"does not fit {show_domain(d)}; it needs Bits({need})"
+                return f"{show_domain(d)} holds no negative values", top
+            return (f"{value} needs {value.bit_length()} bits",
+                    f"{top} or declare the variable Bits({value.bit_length()})")
         case Nat():
             if value >= 0 or ghost:
                 return None
-            return f"is negative, but the domain is {show_domain(d)}"
+            return f"{show_domain(d)} holds no negative values", "a value >= 0"
         case _:
             assert_never(d)
 
@@ -147,7 +148,8 @@ class _Checker:
         self.procs = {p.name: p for p in spec.processes}
 
     def fail(self, where: str, what: str, site: str = "") -> SpecError:
-        src = f" ({self.spec.source})" if self.spec.source else ""
+        # the file:line prefix, when known, already says where the spec came from
+        src = f" ({self.spec.source})" if self.spec.source and not site else ""
         at = f"{show_site(site)}: " if site else ""
         return SpecError(f"{at}spec {self.spec.name!r}{src}, {where}: {what}")
 
@@ -181,7 +183,8 @@ class _Checker:
             if (why := _misfit(decl.init, decl.domain, ghost=kind == "ghost")) is not None:
                 raise self.fail(
                     f"{kind} {decl.name!r}",
-                    f"init={decl.init} {why}; give an init in the domain or widen it",
+                    f"init={decl.init} is outside its domain {show_domain(decl.domain)}: "
+                    f"{why[0]}; give init {why[1]}",
                     decl.where,
                 )
 
@@ -192,8 +195,8 @@ class _Checker:
         if c is None:
             return
         if (why := _misfit(c, domain, ghost=ghost)) is not None:
-            raise self.fail(where, f"writes {c} to {dest}, but {c} {why}; write a value "
-                            "in the domain or declare the variable with a wider one", site)
+            raise self.fail(where, f"writes the constant {c} to {dest}, of domain "
+                            f"{show_domain(domain)}: {why[0]}; write {why[1]}", site)
 
     def check_expr(
         self, e: Expr, where: str, proc: Process | None, *, allow: Iterable[str],
@@ -275,8 +278,9 @@ class _Checker:
         for v in p.locals:
             if (why := _misfit(v.init, v.domain)) is not None:
                 raise self.fail(f"process {p.name}, local {v.name!r}",
-                                f"init={v.init} {why}; give an init in the domain or "
-                                "widen it", v.where or p.where)
+                                f"init={v.init} is outside its domain "
+                                f"{show_domain(v.domain)}: {why[0]}; give init {why[1]}",
+                                v.where or p.where)
         step_vals = ("L", "Param")
         for s in p.steps:
             self.check_step(p, s.label, local_decls, step_vals)
