@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import traceback
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,15 @@ from intervm.spec.syntax import Spec
 from intervm.spec.validate import validate
 
 
-def _fixed(spec: Spec) -> Any:
-    def build(_knobs: Any) -> Spec:
-        return spec
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """The builder of a one-variant protocol: always ``spec`` (picklable, so that
+    ``intervm verify`` can hand it to worker processes)."""
 
-    return build
+    spec: Spec
+
+    def __call__(self, _knobs: Any) -> Spec:
+        return self.spec
 
 
 def protocol_of_spec(spec: Spec, source: str) -> Protocol:
@@ -54,7 +58,7 @@ def protocol_of_spec(spec: Spec, source: str) -> Protocol:
     return Protocol(
         name=spec.name,
         doc=spec.doc.strip().splitlines()[0] if spec.doc.strip() else f"from {source}",
-        build=_fixed(spec),
+        build=_Fixed(spec),
         variants=(Variant("default", None, f"the protocol declared in {source}"),),
         finite_params=finite,
         unbounded_params=unbounded,

@@ -167,3 +167,12 @@ def test_a_file_that_raises_names_its_line(tmp_path: Path,
     assert r.exit_code == 1
     assert r.output == ("Error: bad.py:3: running the protocol file raised NameError: "
                         "name 'Shraed' is not defined\n")
+
+
+def test_a_plain_spec_file_runs_in_worker_processes(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # a Spec (not a Protocol) is wrapped in a builder that must pickle for -j 2
+    path = write(tmp_path, monkeypatch, fill())
+    r = CliRunner().invoke(main, ["verify", path, "-m", "sc", "-m", "tso", "-j", "2"])
+    assert r.exit_code == 0, r.output
+    assert "4 verdicts, 0 differ from what the variants declare" in r.output
