@@ -88,3 +88,51 @@ def bmc(system: System, prop: str, max_depth: int = 40, timeout: float = 60.0,
                        reason=f"not reached within {max_depth} steps")
     return Verdict(Status.BOUNDED, prop, "bmc", budget.elapsed(), depth=max_depth,
                    scope=system.param_text)
+
+
+def bmc_many(system: System, props: list[str], max_depth: int = 20, timeout: float = 60.0,
+             variant: str = "") -> dict[str, Verdict]:
+    """:func:`bmc` for several safety properties over one unrolling: at each depth,
+    every property not yet decided is asked for its bad (or goal) state."""
+    budget = Budget(timeout)
+    enc = Encoder(system, bits=16 if system.is_finite else None)
+    targets: dict[str, tuple[Any, bool]] = {}
+    for name in props:
+        p = system.prop(name)
+        match p:
+            case CAlways(_, pred):
+                targets[name] = (pred, False)
+            case CSometimes(_, pred):
+                targets[name] = (pred, True)
+            case CEventually():
+                raise EngineError(f"property {name!r} is a liveness property; use lasso BMC")
+    s = z3.Solver(ctx=enc.ctx)
+    s.add(enc.init(enc.state(0)))
+    out: dict[str, Verdict] = {}
+    try:
+        for k in range(max_depth + 1):
+            for name, (pred, reach) in targets.items():
+                if name in out:
+                    continue
+                goal = enc.prop(pred, enc.state(k))
+                if check(s, [goal if reach else z3.Not(goal)], budget.left()) == "sat":
+                    trace = extract_trace(enc, s.model(), k, name, variant, "bmc")
+                    status = Status.PROVED if reach else Status.VIOLATED
+                    out[name] = Verdict(status, name, "bmc", budget.elapsed(), depth=k,
+                                        trace=trace)
+            if len(out) == len(targets):
+                break
+            if k < max_depth:
+                s.add(enc.trans_by_var(enc.state(k), enc.state(k + 1), enc.act(k)))
+    except SolverUnknown as e:
+        for name in targets:
+            out.setdefault(name, Verdict(Status.UNKNOWN, name, "bmc", budget.elapsed(),
+                                         reason=e.reason))
+    for name, (_, reach) in targets.items():
+        if name not in out:
+            out[name] = (Verdict(Status.UNKNOWN, name, "bmc", budget.elapsed(),
+                                 depth=max_depth, reason=f"not reached in {max_depth} steps")
+                         if reach else
+                         Verdict(Status.BOUNDED, name, "bmc", budget.elapsed(),
+                                 depth=max_depth, scope=system.param_text))
+    return out

@@ -218,10 +218,6 @@ class Checker:
             return fin, ""
         if kind == "sometimes" and fin.status is not Status.VIOLATED:
             return fin, ""
-        plan = self.protocol.prove
-        if plan is not None and prop not in plan:
-            return fin, ("unbounded proof not attempted: the protocol's proof plan does "
-                         "not list this property (Spacer does not finish on it)")
         try:
             sliced = self.sliced(variant, mm, prop)
         except ParamError as e:
@@ -233,6 +229,10 @@ class Checker:
             return fin, (f"unbounded proof not attempted: the property depends on the "
                          f"contents of {', '.join(arrays)} (an unbounded array needs a "
                          "quantified invariant)")
+        plan = self.protocol.prove
+        if plan is not None and prop not in plan:
+            return fin, ("unbounded proof not attempted: the protocol's proof plan does "
+                         "not list this property (Spacer does not finish on it)")
         t0 = time.perf_counter()
         unb = spacer(sliced, prop, self.options.timeout, variant)
         match unb.status:
