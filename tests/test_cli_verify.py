@@ -82,3 +82,22 @@ def test_installed_console_script_runs() -> None:
     r = subprocess.run([sys.executable, "-m", "intervm.cli", "--help"], capture_output=True,
                        text=True, check=False)
     assert r.returncode == 0 and "verify" in r.stdout
+
+
+def test_spec_option_loads_a_protocol_by_module_name(tmp_path: object, monkeypatch: object) -> None:
+    import pathlib
+
+    d = pathlib.Path(str(tmp_path))
+    (d / "my_proto_mod.py").write_text(
+        "from intervm.spec.api import *\n"
+        "spec = Spec('tiny', ghosts=(Ghost('n', NAT),), processes=(Process('P', steps=(\n"
+        "    Step('inc', Assign(()), ghost=(('n', add(G('n'), 1)),)),\n"
+        "    Step('stop', Halt()))),),\n"
+        "    properties=(Sometimes('counted', eq(G('n'), 1)),))\n"
+    )
+    monkeypatch.syspath_prepend(str(d))  # type: ignore[attr-defined]
+    code, out = run("--spec", "my_proto_mod:spec", "-m", "sc", "-j", "1")
+    assert code == 0, out
+    assert "intervm verify — tiny" in out and "✓ REACHED 1" in out
+    code, out = run("--spec", "no_such_module_xyz:spec")
+    assert code == 1 and "cannot import module 'no_such_module_xyz'" in out

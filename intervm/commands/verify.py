@@ -131,6 +131,8 @@ class _VerifyCommand(OneLineErrors):
 
 @click.command("verify", cls=_VerifyCommand)
 @click.argument("spec_file", required=False)
+@click.option("--spec", "spec_ref", metavar="MODULE:OBJECT",
+              help="A protocol in an importable module (like SPEC_FILE, by module name).")
 @click.option("--protocol", "-p", help="A built-in protocol (default: all of them).")
 @click.option("--variant", "-v", "variants", multiple=True, help="Only these variants.")
 @click.option("--memory-model", "-m", "memory_models", multiple=True,
@@ -152,7 +154,7 @@ class _VerifyCommand(OneLineErrors):
 @click.option("--show-trace", is_flag=True, help="Print each counterexample as an interleaving.")
 @click.option("--show-invariant", is_flag=True, help="Print each inductive invariant found.")
 @click.option("--list", "list_only", is_flag=True, help="List protocols, variants, properties.")
-def verify(spec_file: str | None, protocol: str | None, variants: tuple[str, ...],
+def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, variants: tuple[str, ...],
            memory_models: tuple[str, ...], props: tuple[str, ...], engine: str,
            params: tuple[str, ...], timeout: float, bmc_depth: int, buffer: int,
            no_unbounded: bool, jobs: int | None, as_json: bool, show_trace: bool,
@@ -164,7 +166,9 @@ def verify(spec_file: str | None, protocol: str | None, variants: tuple[str, ...
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, highlight=False)
     try:
-        protocols = _load_protocols(spec_file, protocol)
+        if spec_file is not None and spec_ref is not None:
+            raise click.UsageError("give SPEC_FILE or --spec, not both")
+        protocols = _load_protocols(spec_file or spec_ref, protocol)
         if list_only:
             _list(console, protocols)
             return
