@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from typing import ClassVar
 
 import click
 
@@ -17,22 +18,29 @@ COMMANDS = {
     "export": ("intervm.commands.export", "export"),
     "run": ("intervm.commands.run", "run"),
     "image": ("intervm.commands.image", "image"),
+    "conformance": ("intervm.commands.conformance", "conformance"),
+    "explain": ("intervm.commands.explain", "explain"),
+    "play": ("intervm.commands.play", "play"),
+    "report": ("intervm.commands.report", "report"),
 }
 
 
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands (``lazy``: name → (module, attribute)) are
+    imported on first use."""
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = COMMANDS
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if self._available(name)]
+        return [name for name in self.lazy if self._available(name)]
 
     def _available(self, name: str) -> bool:
-        return importlib.util.find_spec(COMMANDS[name][0]) is not None
+        return importlib.util.find_spec(self.lazy[name][0]) is not None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS or not self._available(cmd_name):
+        if cmd_name not in self.lazy or not self._available(cmd_name):
             return None
-        module, attr = COMMANDS[cmd_name]
+        module, attr = self.lazy[cmd_name]
         cmd = getattr(importlib.import_module(module), attr)
         assert isinstance(cmd, click.Command)
         return cmd
