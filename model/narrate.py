@@ -509,54 +509,74 @@ def align(trace: Trace, buggy: System, fixed: System) -> tuple[list[Move], State
     """Replay the buggy schedule on ``fixed``: for each buggy step, move the same VM
     (or drain the same store buffer). A VM standing at a step the buggy variant does
     not have (a fence, a re-check, a version check) runs it first, as the fix's extra
-    step; a move the fixed VM cannot make (blocked, or no such step) is skipped and
-    said so."""
+    step; a move the fixed VM cannot make (blocked, spinning, or no such step) is
+    held back and tried again after the schedule. Finally every VM still standing at
+    a fix-only step runs those steps, so the fix's decisive step is shown."""
     sem = Semantics(fixed)
-    state = sem.initial()
     moves: list[Move] = []
     buggy_labels = {p: set(buggy.label_names(p)) for p in buggy.processes}
+    cur = [sem.initial()]
+
+    def at(p: str) -> str:
+        return _at(fixed, sem.as_dict(cur[0]), p)
+
+    def go(i: int, note: str) -> None:
+        moves.append(Move(i, note))
+        cur[0] = sem.apply(cur[0], i)
+
+    def extras(p: str, when: str) -> None:
+        for _ in range(MAX_EXTRA):
+            here = at(p)
+            if here in buggy_labels.get(p, set()):
+                return
+            opts = _options(fixed, sem, cur[0], p, flush=False)
+            if not opts or sem.apply(cur[0], opts[0]) == cur[0]:
+                return  # blocked, or spinning: nothing changes until another VM moves
+            go(opts[0], f"the fix's extra step `{here}`{when}")
+
+    def move(bc: Command, when: str) -> str | None:
+        """Make buggy command ``bc``'s move; the reason it cannot be made, or None."""
+        p = bc.process
+        if p not in fixed.processes:
+            return f"the fixed variant has no VM {p}"
+        if bc.kind == "flush":
+            opts = _options(fixed, sem, cur[0], p, flush=True)
+            same = [i for i in opts if fixed.commands[i].name == bc.name]
+            if not (same or opts):
+                return f"{p}'s store buffer is empty in the fix"
+            go((same or opts)[0], "same move" if not when else f"made{when}")
+            return None
+        extras(p, when)
+        here = at(p)
+        opts = _options(fixed, sem, cur[0], p, flush=False)
+        want = [i for i in opts if fixed.commands[i].name == bc.name]
+        if not opts or (not want and sem.apply(cur[0], opts[0]) == cur[0]):
+            return f"{p} cannot take its step `{bc.label}` here: it is held at `{here}`"
+        i = (want or opts)[0]
+        note = "same move" if fixed.commands[i].label == bc.label else (
+            f"{p} is at `{here}` in the fix (the buggy run took `{bc.label}`)")
+        go(i, note if not when else f"{note}, made{when}")
+        return None
+
+    held: list[Command] = []
     for step in trace.steps:
         if step.command == "stutter":
             continue
         bc = buggy.command(step.command)
-        p = bc.process
-        if p not in fixed.processes:
-            moves.append(Move(-1, f"skipped: the fixed variant has no VM {p}"))
+        if any(h.process == bc.process and h.kind == bc.kind for h in held):
+            held.append(bc)  # keep each VM's moves in program order
             continue
-        if bc.kind == "flush":
-            opts = _options(fixed, sem, state, p, flush=True)
-            same = [i for i in opts if fixed.commands[i].name == bc.name]
-            if not (same or opts):
-                moves.append(Move(-1, f"skipped: {p}'s store buffer is empty in the fix"))
-                continue
-            i = (same or opts)[0]
-            moves.append(Move(i, "same move"))
-            state = sem.apply(state, i)
-            continue
-        extra = 0
-        while extra < MAX_EXTRA:
-            here = _at(fixed, sem.as_dict(state), p)
-            if here in buggy_labels.get(p, set()):
-                break
-            opts = _options(fixed, sem, state, p, flush=False)
-            if not opts or sem.apply(state, opts[0]) == state:
-                break  # blocked, or spinning: nothing changes until another VM moves
-            moves.append(Move(opts[0], f"the fix's extra step `{here}`"))
-            state = sem.apply(state, opts[0])
-            extra += 1
-        here = _at(fixed, sem.as_dict(state), p)
-        opts = _options(fixed, sem, state, p, flush=False)
-        want = [i for i in opts if fixed.commands[i].name == bc.name]
-        if not opts or (not want and sem.apply(state, opts[0]) == state):
-            moves.append(Move(-1, f"{p} cannot take its step `{bc.label}` here: it is held "
-                                  f"at `{here}`"))
-            continue
-        i = (want or opts)[0]
-        note = "same move" if fixed.commands[i].label == bc.label else (
-            f"{p} is at `{here}` in the fix (the buggy run took `{bc.label}`)")
-        moves.append(Move(i, note))
-        state = sem.apply(state, i)
-    return moves, state
+        why = move(bc, "")
+        if why is not None:
+            moves.append(Move(-1, why))
+            held.append(bc)
+    late = " after the schedule"
+    for bc in held:
+        if move(bc, late) is not None:
+            break
+    for p in fixed.processes:
+        extras(p, late)
+    return moves, cur[0]
 
 
 def _reachable_violation(sem: Semantics, start: State, prop: str, limit: int) -> tuple[
