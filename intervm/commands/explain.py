@@ -110,4 +110,6 @@ def explain(protocol: str, variant: str, prop: str | None, memory_model: str | N
         les = prepare(proto, variant, prop, memory_model, parse_params(params), fixed)
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
+    except click.BadParameter as e:
+        raise click.ClickException(e.format_message()) from None
     explain_lesson(console, les, show_fix=not no_fix, table=table)
