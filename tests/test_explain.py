@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -136,3 +138,12 @@ def test_cli_explain_bad_input_is_one_line(args: list[str], message: str) -> Non
     r = CliRunner().invoke(main, ["explain", *args])
     assert r.exit_code == 1
     assert message in r.output and r.output.count("\n") == 1 and "Traceback" not in r.output
+
+
+def test_cli_explain_a_user_protocol_file() -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "io_uring_sqpoll.py"
+    r = CliRunner().invoke(main, ["explain", str(example),
+                                  "b9_flag_after_check"])
+    assert r.exit_code == 0, r.output
+    assert "The fix: io_uring_sqpoll/fixed" in r.output
+    assert "no_lost_wakeup holds at the end of this schedule" in r.output

@@ -110,7 +110,8 @@ def session(console: Console, game: Game, lines: TextIO, interactive: bool) -> i
                 continue
             raise click.ClickException(f"line {number}: {e}") from None
     found = ", ".join(sorted(seen)) or "none"
-    console.print(Text(f"{game.steps} steps played; violations produced: {found}."))
+    plural = "step" if game.steps == 1 else "steps"
+    console.print(Text(f"{game.steps} {plural} played; violations produced: {found}."))
     return 0
 
 
