@@ -148,6 +148,8 @@ class Child:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
             now = time.monotonic()
+            if not raw.endswith(b"\n"):
+                break  # cut off by the binary's death: not a complete report line
             text = raw[:MAX_LINE].decode("utf-8", "replace").rstrip("\n")
             with self._lock:
                 if len(self.lines) >= MAX_LINES:
