@@ -51,7 +51,7 @@ def test_correct_examples_pass_every_case(bins: Path, role: str, name: str) -> N
 
 @pytest.mark.parametrize("name", ["consumer_no_recheck", "consumer_check_then_arm"])
 def test_lost_wakeup_consumers_are_caught(bins: Path, name: str) -> None:
-    for seed in range(3):  # caught within 1 s in 20/20 local runs; retries guard CI noise
+    for seed in range(3):  # bench: 10/10 runs caught each, max 1.9 s; retries guard CI noise
         got = verdicts("consumer", bins / name, requests=10**6, seconds=4.0, seed=seed)
         if got["no_lost_wakeup"] is Outcome.FAIL:
             # the rest of the run stays consistent: nothing lost, duplicated or reordered
