@@ -1,0 +1,153 @@
+"""Live conformance against the C examples: correct ones pass, each seeded bug is caught.
+
+The examples are built with ``cc -O2`` into a temporary directory. Bugs caught by
+widening a race window (re-check, check-then-arm, odd check) are asserted with a
+bounded retry; the store-buffer-only bugs (no fence) are a known gap (xfail).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from intervm.commands.conformance_run import run
+from intervm.conformance.hostile import run_hostile
+from intervm.conformance.live import Options, run_live
+from intervm.conformance.report import Outcome, from_json
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "c"
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on PATH")
+
+
+@pytest.fixture(scope="module")
+def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cbin")
+    for src in EXAMPLES.glob("*.c"):
+        subprocess.run(["cc", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-o",
+                        str(out / src.stem), str(src)], check=True, timeout=60)
+    return out
+
+
+def verdicts(role: str, binary: Path, **kw: object) -> dict[str, Outcome]:
+    report = run_live([str(binary)], Options(role=role, **kw))  # type: ignore[arg-type]
+    return {c.name.split("/", 1)[1]: c.outcome for c in report.cases}
+
+
+@pytest.mark.parametrize("role,name", [("consumer", "consumer"), ("producer", "producer"),
+                                       ("timer-reader", "timer_reader"),
+                                       ("timer-writer", "timer_writer")])
+def test_correct_examples_pass_every_case(bins: Path, role: str, name: str) -> None:
+    got = verdicts(role, bins / name, requests=1500, publishes=400, seconds=3.0)
+    assert got and set(got.values()) == {Outcome.PASS}, got
+    expected = {"consumer": 5, "producer": 5, "timer-reader": 4, "timer-writer": 4}[role]
+    assert len(got) == expected
+
+
+@pytest.mark.parametrize("name", ["consumer_no_recheck", "consumer_check_then_arm"])
+def test_lost_wakeup_consumers_are_caught(bins: Path, name: str) -> None:
+    for seed in range(3):  # bench: 10/10 runs caught each, max 1.9 s; retries guard CI noise
+        got = verdicts("consumer", bins / name, requests=10**6, seconds=4.0, seed=seed)
+        if got["no_lost_wakeup"] is Outcome.FAIL:
+            # the rest of the run stays consistent: nothing lost, duplicated or reordered
+            assert got["no_loss_dup_reorder"] is Outcome.PASS
+            return
+    pytest.fail(f"{name}: lost wakeup not detected in 3 runs of 4 s")
+
+
+def test_seqlock_reader_without_odd_check_is_caught(bins: Path) -> None:
+    report = run_live([str(bins / "timer_reader_no_odd_check")], Options(role="timer-reader"))
+    case = next(c for c in report.cases if c.name == "timer-reader/no_torn_read")
+    assert case.outcome is Outcome.FAIL and "accepted torn tick" in case.detail
+    assert report.exit_code == 1
+
+
+@pytest.mark.xfail(reason="store-buffer-only race: not caught on x86 within 3 s (known gap, "
+                          "see docs/conformance-live.md)", strict=False)
+@pytest.mark.parametrize("role,name", [("consumer", "consumer_no_fence"),
+                                       ("producer", "producer_no_fence")])
+def test_no_fence_examples(bins: Path, role: str, name: str) -> None:
+    got = verdicts(role, bins / name, requests=10**6, seconds=3.0)
+    assert got["no_lost_wakeup"] is Outcome.FAIL
+
+
+@pytest.mark.parametrize("role,name,expected", [
+    ("consumer", "consumer", {"ignores_suppression": "PASS", "tail_backwards": "violation tail",
+                              "garbage_tail": "violation tail", "garbage_pwait": "violation pwait",
+                              "dies_mid_update": "timed out"}),
+    ("producer", "producer", {"head_backwards": "", "garbage_flag": "violation flag",
+                              "dies_mid_update": "timed out"}),
+    ("timer-reader", "timer_reader", {"dies_mid_update": "timed out",
+                                      "time_backwards": "violation time_lo/time_hi"}),
+])
+def test_hostile_suite_correct_binaries_stay_safe(bins: Path, role: str, name: str,
+                                                  expected: dict[str, str]) -> None:
+    report = run_hostile([str(bins / name)], Options(role=role))
+    got = {c.name.rsplit("/", 1)[1]: c for c in report.cases}
+    assert set(got) == set(expected)
+    for case_name, text in expected.items():
+        assert got[case_name].outcome is Outcome.PASS, got[case_name]
+        assert text in got[case_name].detail or text == "PASS"
+
+
+def test_hostile_dead_writer_fails_the_no_odd_check_reader(bins: Path) -> None:
+    report = run_hostile([str(bins / "timer_reader_no_odd_check")], Options(role="timer-reader"))
+    case = next(c for c in report.cases if c.name.endswith("dies_mid_update"))
+    assert case.outcome is Outcome.FAIL and "accepted tick 0x3100000032" in case.detail
+
+
+def test_cli_reports_and_exit_status(bins: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    r = CliRunner().invoke(run, ["--role", "timer-reader", "--json", str(out), "--junit",
+                                 str(tmp_path / "r.xml"), "--",
+                                 str(bins / "timer_reader_no_odd_check")])
+    assert r.exit_code == 1, r.output
+    report = from_json(out.read_text())
+    assert [c.outcome.value for c in report.cases] == ["fail", "pass", "pass", "pass"]
+    assert 'failures="1"' in (tmp_path / "r.xml").read_text()
+    assert json.loads(out.read_text())["ok"] is False
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--role", "consumer", "--", "/no/such/binary"], "does not exist"),
+    (["--role", "consumer", "--", "no-such-tool-xyz"], "is not on PATH"),
+    (["--role", "writer", "--", "/bin/true"], "Invalid value for '--role'"),
+    (["--role", "consumer", "--capacity", "3", "--", "/bin/true"], "power of two"),
+])
+def test_cli_bad_input_is_one_line(argv: list[str], message: str) -> None:
+    r = CliRunner().invoke(run, argv)
+    assert r.exit_code == 2
+    assert message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_cli_non_executable_binary(tmp_path: Path) -> None:
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"\x00")
+    data.chmod(0o644)
+    r = CliRunner().invoke(run, ["--role", "consumer", "--", str(data)])
+    message = "is not an executable file" if not os.access(data, os.X_OK) else "cannot start"
+    assert r.exit_code == 2
+    assert message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_binary_that_exits_early_is_an_error_with_its_stderr(tmp_path: Path) -> None:
+    script = tmp_path / "early.sh"
+    script.write_text("#!/bin/sh\necho 'cannot map region' >&2\nexit 2\n")
+    script.chmod(0o755)
+    report = run_live([str(script)], Options(role="consumer", seconds=1.0))
+    assert [(c.name, c.outcome) for c in report.cases] == [("consumer/start", Outcome.ERROR)]
+    assert "status 2" in report.cases[0].detail and "cannot map region" in report.cases[0].detail
+
+
+def test_binary_that_hangs_is_killed_and_fails(tmp_path: Path) -> None:
+    script = tmp_path / "hang.sh"
+    script.write_text("#!/bin/sh\nexec sleep 30\n")
+    script.chmod(0o755)
+    report = run_live([str(script)], Options(role="timer-reader", seconds=0.5, timeout_ms=200))
+    exit_case = next(c for c in report.cases if c.name == "timer-reader/exit")
+    assert exit_case.outcome is Outcome.FAIL and "did not exit" in exit_case.detail
