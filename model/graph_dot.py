@@ -166,14 +166,19 @@ def state_graph(g: StateGraph, prop: str | None = None,
 
 
 def too_big_message(sys: System, states: int, max_states: int, complete: bool) -> str:
-    """Why a graph is not drawn, and which smaller parameters to try."""
+    """Why a graph is not drawn, and what to try instead."""
     smaller = " ".join(f"--param {k}=1" for k, v in sys.params if v is not None and v > 1)
-    size = f"{states} states" if complete else f"more than {states - 1} states"
+    size = f"{states} states" if complete and states <= max_states + 1 else \
+        f"more than {max_states} states"
+    if smaller:
+        hint = f"try smaller parameters ({smaller}) or raise --max-states"
+    elif sys.memory_model != "sc":
+        hint = "try --memory-model sc (no store buffers) or raise --max-states"
+    else:
+        hint = "this is already the smallest instance; raise --max-states to draw it anyway"
     return (f"the state graph of {sys.name}/{sys.variant or '?'} under "
-            f"{sys.memory_model.upper()} ({sys.param_text}) has {size}, more than the "
-            f"{max_states} that stay readable in a picture; "
-            + (f"try smaller parameters ({smaller})" if smaller else "try the SC model")
-            + " or raise --max-states")
+            f"{sys.memory_model.upper()} ({sys.param_text}) has {size}, too many to stay "
+            f"readable (--max-states {max_states}); {hint}")
 
 
 def node_label(sys: System, n: int, state: Mapping[str, Any]) -> str:
