@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from intervm.commands._common import OneLineErrors, parse_params
+from intervm.commands._common import OneLineErrors, one_line, parse_params
 from intervm.commands._pictures import write_atomic
 from intervm.model.compile import MEMORY_MODELS, compile_spec
 from intervm.model.explicit import explore
@@ -45,13 +45,17 @@ def graph(protocol: str, variant: str, out: Path, memory_model: str, params: tup
     if fmt not in FORMATS:
         raise click.ClickException(f"--out {out}: the name must end in .svg, .png or .dot")
     try:
+        overrides = parse_params(params)
+    except click.BadParameter as e:
+        raise click.ClickException(one_line(e.format_message())) from None
+    try:
         proto = get_protocol(protocol)
         v = proto.variant(variant)
         if memory_model not in v.memory_models:
             raise click.ClickException(f"variant {variant} is not declared for "
                                    f"{memory_model}; choose {', '.join(v.memory_models)}")
         values = proto.params_for(variant, unbounded=False)
-        values.update(parse_params(params))
+        values.update(overrides)
         system = replace(compile_spec(proto.spec(variant), values, memory_model, buffer),
                          variant=variant)
         g = explore(system, max_states=max_states + 1, variant=variant)

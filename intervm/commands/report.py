@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from intervm.commands._common import OneLineErrors, parse_params
+from intervm.commands._common import OneLineErrors, OneLineUsageError, one_line, parse_params
 from intervm.commands._pictures import write_atomic
 from intervm.model.check import Cell, Checker, CheckOptions, Job, plan, run
 from intervm.model.compile import MEMORY_MODELS
@@ -50,16 +49,19 @@ def report(out: Path, protocol: str | None, variants: tuple[str, ...],
            memory_models: tuple[str, ...], props: tuple[str, ...], params: tuple[str, ...],
            timeout: float, buffer: int, no_unbounded: bool, jobs: int | None) -> None:
     """Check the matrix and write it, with every counterexample explained, to OUT.html."""
-    err = Console(stderr=True, highlight=False)
     if out.suffix.lower() not in (".html", ".htm"):
         raise click.ClickException(f"{out}: the report is HTML; give a name ending in .html")
     try:
+        overrides = parse_params(params)
+    except click.BadParameter as e:
+        raise OneLineUsageError(one_line(e.format_message()), 2) from None
+    try:
         protocols = [get_protocol(protocol)] if protocol else list(builtin_protocols())
         options = CheckOptions(engine="auto", timeout=timeout, buffer=buffer,
-                               params=parse_params(params), unbounded=not no_unbounded)
+                               params=overrides, unbounded=not no_unbounded)
         todo = plan(protocols, variants, memory_models, props)
         if not todo:
-            raise click.UsageError("the filters select nothing to check")
+            raise OneLineUsageError("the filters select nothing to check", 2)
         cells = run(todo, options, jobs or os.cpu_count() or 1)
         explained = _explain(cells, todo, options)
         chosen = ", ".join(f"{k}={v}" for k, v in options.params.items())
@@ -72,9 +74,9 @@ def report(out: Path, protocol: str | None, variants: tuple[str, ...],
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     bad = [c for c in cells if not c.matches]
-    err.print(f"wrote {out}: {len(cells)} verdicts, {len(explained)} counterexamples "
-              f"explained, {len(bad)} differ from what the variants declare",
-              style="bold red" if bad else "bold green")
+    click.secho(f"wrote {out}: {len(cells)} verdicts, {len(explained)} counterexamples "
+                f"explained, {len(bad)} differ from what the variants declare",
+                fg="red" if bad else "green", err=True)
     sys.exit(1 if bad else 0)
 
 
