@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
 
 from intervm.commands._common import OneLineErrors, OneLineUsageError, one_line, parse_params
 from intervm.commands._pictures import write_atomic
-from intervm.model.check import Cell, Checker, CheckOptions, Job, plan, run
+from intervm.commands.verify import _run_with_progress
+from intervm.model.check import Cell, Checker, CheckOptions, Job, plan
 from intervm.model.compile import MEMORY_MODELS
 from intervm.model.html_report import Explained, explain, has_run, report_html
 from intervm.spec.errors import IntervmError
@@ -62,7 +64,10 @@ def report(out: Path, protocol: str | None, variants: tuple[str, ...],
         todo = plan(protocols, variants, memory_models, props)
         if not todo:
             raise OneLineUsageError("the filters select nothing to check", 2)
-        cells = run(todo, options, jobs or os.cpu_count() or 1)
+        err = Console(stderr=True, highlight=False)
+        # the same progress bar as verify (on a terminal only)
+        cells = _run_with_progress(todo, options, jobs or os.cpu_count() or 1,
+                                   show=err.is_terminal, console=err)
         explained = _explain(cells, todo, options)
         chosen = ", ".join(f"{k}={v}" for k, v in options.params.items())
         subtitle = (f"intervm {_version()}: engine auto, timeout {timeout:g} s, "
