@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_verify.py", "bench_impl.py", "bench_image.py", "bench_live.py"]
-RESULTS = ["verify.md", "impl.md", "image.md", "live.md"]
+BENCHES = ["bench_verify.py", "bench_impl.py", "bench_image.py", "bench_live.py",
+           "bench_pictures.py"]
+RESULTS = ["verify.md", "impl.md", "image.md", "live.md", "pictures.md"]
 HEADER = """# Benchmarks
 
 Speed and memory goals live here, never in unit tests. Every table below is written

@@ -22,6 +22,8 @@ COMMANDS = {
     "explain": ("intervm.commands.explain", "explain"),
     "play": ("intervm.commands.play", "play"),
     "report": ("intervm.commands.report", "report"),
+    "graph": ("intervm.commands.graph", "graph"),
+    "diagram": ("intervm.commands.diagram", "diagram"),
 }
 
 
