@@ -126,7 +126,8 @@ class Validator:
             if a is not None and a.kind in ("store", "rmw") and a.var is not None:
                 writers.setdefault(a.var, set()).add(c.process)
         self.writers = writers
-        self.states: set[State] = {self.sem.initial()}
+        # ordered: states reached by a spec step first, then those kept by an extra access
+        self.states: dict[State, None] = {self.sem.initial(): None}
         self.history: deque[Event] = deque(maxlen=HISTORY)
         self.count = 0
         self.pending_pos = {v.name.split(".", 1)[1]: pos[v.name]
@@ -164,14 +165,15 @@ class Validator:
                     out.append(self.sem.apply(s, rc.index))
         return out
 
-    def closure(self, states: Iterable[State]) -> set[State]:
-        seen = set(states)
-        todo = list(seen)
+    def closure(self, states: Iterable[State]) -> dict[State, None]:
+        """Every state reachable by silent steps, in breadth-first order (an ordered set)."""
+        seen = dict.fromkeys(states)
+        todo = deque(seen)
         while todo:
-            s = todo.pop()
+            s = todo.popleft()
             for t in self._silent_moves(s):
                 if t not in seen:
-                    seen.add(t)
+                    seen[t] = None
                     todo.append(t)
                     if len(seen) > MAX_CLOSURE:
                         raise EngineError(
@@ -263,16 +265,17 @@ class Validator:
             self.history.append(e)  # outside the spec, or a timed-out wait: no step
             return None
         closed = self.closure(self.states)
-        nxt: set[State] = set()
+        nxt: dict[State, None] = {}
+        kept: list[State] = []
         pci = self.pc[proc]
         for s in closed:
             for rc in self.at[proc][s[pci]]:
                 if rc.acc is not None and not self.silent[rc.index] \
                         and self._try(rc, s, e, target) is None:
-                    nxt.add(self.sem.apply(s, rc.index))
-            extra = self._extra(s, proc, e, target)
-            if extra:
-                nxt.add(s)
+                    nxt[self.sem.apply(s, rc.index)] = None
+            if self._extra(s, proc, e, target):
+                kept.append(s)
+        nxt.update(dict.fromkeys(kept))
         if not nxt:
             return self._diverge(e, closed, proc, target)
         self.states = nxt
@@ -313,9 +316,10 @@ class Validator:
         parts.append("irq: " + interrupt_text(d))
         return " | ".join(parts)
 
-    def _diverge(self, e: Event, closed: set[State], proc: str, target: str) -> Divergence:
+    def _diverge(self, e: Event, closed: dict[State, None], proc: str,
+                 target: str) -> Divergence:
         reasons: list[str] = []
-        ordered = sorted(closed, key=repr)
+        ordered = list(closed)
         pci = self.pc[proc]
         for s in ordered:
             cands = [rc for rc in self.at[proc][s[pci]]
