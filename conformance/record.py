@@ -262,8 +262,11 @@ def record_coalescing(requests: int, capacity: int, seed: int,
                       variant: co.Variant | None = None, window: int | None = None,
                       timeout: float = 120.0) -> list[str]:
     """Lines of a trace of the reference producer and consumer (requests 1..N, then
-    the stop request) under the seeded scheduler; the first line is the header."""
-    variant = co.Variant() if variant is None else variant
+    the stop request) under the seeded scheduler; the first line is the header.
+
+    The default ``variant`` is the correct one with ``skip_undrained_kick`` off: that
+    optimisation skips kicks the spec requires (see docs/trace-format.md)."""
+    variant = co.Variant(skip_undrained_kick=False) if variant is None else variant
     mem, sink, baton = SimMemory(), Sink(), Baton(seed)
     for f in ("tail", "head", "flag", "pwait"):
         mem.store(f, 0)

@@ -321,12 +321,15 @@ class Validator:
         reasons: list[str] = []
         ordered = list(closed)
         pci = self.pc[proc]
+        idle: list[str] = []
+        labels = dict(self.system.labels)[proc]
         for s in ordered:
             cands = [rc for rc in self.at[proc][s[pci]]
                      if rc.acc is not None and not self.silent[rc.index]]
             if not cands:
-                labels = dict(self.system.labels)[proc]
                 r = f"{proc} is at '{labels[s[pci]]}', where the spec has no access to match"
+                if r not in idle:
+                    idle.append(r)
             for rc in cands:
                 why = self._try(rc, s, e, target)
                 step = step_text(self.system, rc.cmd.name)
@@ -338,8 +341,7 @@ class Validator:
                     r = f"{proc}'s step '{step}' matches the access, but {why}"
                 if r not in reasons:
                     reasons.append(r)
-            if not cands and r not in reasons:
-                reasons.append(r)
+        reasons += idle
         if e.op == "load" and (proc, target) in self.binding.extra_loads:
             reasons.append(f"as an extra load, {proc} could not read {e.field} = {e.value} "
                            "in any of these states")
