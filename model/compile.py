@@ -28,6 +28,7 @@ from typing import assert_never
 
 from intervm.model.simplify import fold
 from intervm.model.system import (
+    Access,
     BufferInfo,
     CAlways,
     CEventually,
@@ -425,22 +426,28 @@ class _Compiler:
         op = step.op
         text = ""
         options: list[tuple[Expr, str]] = []
+        access: Access | None = None
         match op:
             case Load(dst, var, index) if var in self.dropped:
                 local_ups[dst] = Const(0)
                 text = f"{dst} := load {var} (not observed)"
+                access = Access("load", var, dst=local_var(p, dst), observed=False)
             case Store(var, value, index) if var in self.dropped:
                 text = f"store {var} (not observed)"
+                access = Access("store", var, observed=False)
             case Load(dst, var, index):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
-                local_ups[dst] = self.narrow(v.domain, self._local(proc, dst).domain,
-                                             self.load_value(p, v, idx))
+                loaded = self.load_value(p, v, idx)
+                local_ups[dst] = self.narrow(v.domain, self._local(proc, dst).domain, loaded)
+                access = Access("load", var, idx, local_var(p, dst), loaded)
                 text = f"{dst} := load {var}" + ("" if index is None else f"[{show(index)}]")
             case Store(var, value, index):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
-                g, ups = self.store_updates(p, v, idx, self.resolve(value, p))
+                stored = self.resolve(value, p)
+                g, ups = self.store_updates(p, v, idx, stored)
+                access = Access("store", var, idx, value=self.wrap(v.domain, stored))
                 guard = and_(guard, g)
                 mem_ups.extend(ups)
                 text = f"store {var}" + ("" if index is None else f"[{show(index)}]")
@@ -454,6 +461,7 @@ class _Compiler:
                 elif lay is not None and lay.with_barrier:
                     mem_ups.append((lay.wmb(), ite(gt(Var(lay.n()), 0), 1, 0)))
                 text = "full fence (mfence)" if kind == "full" else "store fence (sfence)"
+                access = Access("fence", fence=kind)
             case Rmw(dst, var, value, index):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
@@ -461,6 +469,7 @@ class _Compiler:
                 local_ups[dst] = old
                 new = self.wrap(v.domain, self.resolve(value, p, {dst: old}))
                 mem_ups.append((var, new if idx is None else Update(var, idx, new)))
+                access = Access("rmw", var, idx, local_var(p, dst), new)
                 if weak:
                     guard = and_(guard, self.empty_buffer(p))
                 text = f"{dst} := atomic rmw {var} := {show(value)}"
@@ -498,12 +507,14 @@ class _Compiler:
                 if weak:
                     guard = and_(guard, self.empty_buffer(p))
                 text = f"notify {db}"
+                access = Access("notify", db)
             case Wait(db):
                 guard = and_(guard, ne(Var(pending_var(db)), 0))
                 if weak:
                     guard = and_(guard, self.empty_buffer(p))
                 mem_ups.append((pending_var(db), Const(0)))
                 text = f"wait {db} (woken)"
+                access = Access("wait", db)
             case Halt():
                 return []
             case _:
@@ -556,6 +567,7 @@ class _Compiler:
                 label=step.label,
                 text=text,
                 progress=step.progress,
+                access=access,
             )
         ]
 
@@ -650,7 +662,8 @@ class _Compiler:
         groups = [p.name for p in self.spec.processes if p.fair]
         groups += [f"flush.{p}" for p in self.layouts]
         commands = [
-            replace(c, guard=fold(c.guard), updates=tuple((v, fold(e)) for v, e in c.updates))
+            replace(c, guard=fold(c.guard), updates=tuple((v, fold(e)) for v, e in c.updates),
+                    access=_fold_access(c.access))
             for c in commands
         ]
         return System(
@@ -670,6 +683,13 @@ class _Compiler:
                 for lay in self.layouts.values()
             ),
         )
+
+
+def _fold_access(a: Access | None) -> Access | None:
+    if a is None:
+        return None
+    return replace(a, index=None if a.index is None else fold(a.index),
+                   value=None if a.value is None else fold(a.value))
 
 
 def compile_spec(

@@ -42,8 +42,34 @@ class StateVar:
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """The one shared access a command performs, for matching against recorded events.
+
+    ``kind`` is load | store | rmw | fence | notify | wait. ``var`` is the shared
+    variable (or doorbell) touched; ``index`` the ring-reduced index expression
+    (arrays); ``dst`` the flat local a load or rmw writes; ``value`` the value loaded
+    (load: memory or the newest own buffered store), stored (store) or written (rmw:
+    the new value, ``dst`` holds the old one); ``fence`` is full | store. All
+    expressions are over the state *before* the command. ``observed`` is False when
+    the variable was sliced away (the access touches no state).
+    """
+
+    kind: str
+    var: str | None = None
+    index: Expr | None = None
+    dst: str | None = None
+    value: Expr | None = None
+    fence: str | None = None
+    observed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
-    """A guarded command: when ``guard`` holds, all ``updates`` happen at once."""
+    """A guarded command: when ``guard`` holds, all ``updates`` happen at once.
+
+    ``access`` says which shared access the command performs (None: local steps,
+    store-buffer flushes); engines ignore it, conformance checking matches on it.
+    """
 
     name: str
     process: str
@@ -54,6 +80,7 @@ class Command:
     label: str | None = None
     text: str = ""
     progress: bool = False
+    access: Access | None = None
 
 
 @dataclass(frozen=True, slots=True)

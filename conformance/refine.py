@@ -1,0 +1,372 @@
+"""Trace validation: is a recorded run a behaviour of the spec (TLA+-style)?
+
+The :class:`Validator` keeps the *set* of spec states consistent with the events so
+far. Before each event it closes that set under silent steps (local steps, store
+buffer flushes, the environment's steps, steps the binding lets the implementation
+skip); then an event of process X must be matched by an enabled step of X's spec
+process whose access (kind, variable, index, value) is the event's, under the
+:class:`~intervm.conformance.binding.Binding`'s translation. The first event that
+no state allows is a :class:`Divergence`, with the spec states just before it, the
+events before it and why each candidate step did not match.
+
+>>> from intervm.spec.protocols import get_protocol
+>>> from intervm.model.compile import compile_spec
+>>> from intervm.conformance.binding import COALESCING
+>>> from intervm.conformance.events import parse_line
+>>> sys = compile_spec(get_protocol("coalescing").spec("correct"),
+...                    {"capacity": 2, "requests": 3}, "sc")
+>>> lines = ['{"process":"consumer","op":"load","field":"tail","value":0}',
+...          '{"process":"consumer","op":"store","field":"flag","value":1}',
+...          '{"process":"consumer","op":"wait","field":"irq","value":1}']
+>>> d = validate((parse_line(t, n) for n, t in enumerate(lines, 1)), sys, COALESCING)
+>>> d.event.line
+3
+>>> print(d.reasons[0])
+C's next spec step is 'cfence: full fence (mfence)', but the trace shows consumer: wait irq (woken)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from intervm.conformance.binding import Binding
+from intervm.conformance.events import Event
+from intervm.model.evaluate import Fn, Semantics, State, compile_expr
+from intervm.model.render import buffers_text, interrupt_text, memory_text, step_text
+from intervm.model.system import Access, Command, System
+from intervm.spec.errors import EngineError, TraceError
+
+MAX_CLOSURE = 50_000
+SHOW_STATES = 3
+HISTORY = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """The first event no spec behaviour allows."""
+
+    event: Event
+    position: int  # 0-based index among the events fed
+    states: tuple[str, ...]  # the spec states just before it (rendered, at most a few)
+    state_count: int
+    previous: tuple[Event, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def headline(self) -> str:
+        why = self.reasons[0] if self.reasons else "no spec step matches"
+        return f"line {self.event.line} ({self.event.describe()}): {why}"
+
+    def text(self) -> str:
+        """Several lines: the event, why, the spec states, the events before it."""
+        out = [f"first event no spec behaviour allows: line {self.event.line}: "
+               f"{self.event.describe()}"]
+        out += [f"  why: {r}" for r in self.reasons]
+        more = self.state_count - len(self.states)
+        out.append(f"spec states just before it ({self.state_count}):")
+        out += [f"  {s}" for s in self.states]
+        if more > 0:
+            out.append(f"  … and {more} more")
+        out.append("events before it:")
+        out += [f"  line {e.line}: {e.describe()}" for e in self.previous] or ["  (none)"]
+        return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cmd:
+    index: int
+    cmd: Command
+    guard: Fn
+    acc: Access | None
+    idx: Fn | None
+    val: Fn | None
+    old: Fn | None  # rmw: the value returned
+
+
+class Validator:
+    """Feed events one at a time; the first :class:`Divergence` is returned."""
+
+    def __init__(self, system: System, binding: Binding):
+        self.system = system
+        self.binding = binding
+        self.sem = Semantics(system)
+        pos = self.sem.pos
+        self.pos = pos
+        roles = {p for _, p in binding.processes}
+        unknown = sorted(p for p in roles if p not in system.processes)
+        if unknown:
+            raise TraceError(
+                f"binding {binding.protocol!r} names spec process {unknown[0]!r}, which "
+                f"{system.name} does not have (processes: {', '.join(system.processes)})")
+        self.pc = {p: pos[f"pc.{p}"] for p in system.processes}
+        labels = dict(system.labels)
+        self.at: dict[str, list[list[_Cmd]]] = {p: [[] for _ in labels[p]]
+                                                for p in system.processes}
+        self.flushes: dict[str, list[_Cmd]] = {p: [] for p in system.processes}
+        self.silent: dict[int, bool] = {}
+        writers: dict[str, set[str]] = {}
+        for i, c in enumerate(system.commands):
+            a = c.access
+            old: Fn | None = None
+            if a is not None and a.kind == "rmw" and a.var is not None:
+                old = compile_expr(_old_expr(a), pos)
+            rc = _Cmd(i, c, self.sem.cmds[i].guard, a,
+                      None if a is None or a.index is None else compile_expr(a.index, pos),
+                      None if a is None or a.value is None else compile_expr(a.value, pos),
+                      old)
+            if c.kind == "flush":
+                self.flushes[c.process].append(rc)
+            else:
+                assert c.label is not None
+                self.at[c.process][labels[c.process].index(c.label)].append(rc)
+            self.silent[i] = self._is_silent(c, roles)
+            if a is not None and a.kind in ("store", "rmw") and a.var is not None:
+                writers.setdefault(a.var, set()).add(c.process)
+        self.writers = writers
+        # ordered: states reached by a spec step first, then those kept by an extra access
+        self.states: dict[State, None] = {self.sem.initial(): None}
+        self.history: deque[Event] = deque(maxlen=HISTORY)
+        self.count = 0
+        self.pending_pos = {v.name.split(".", 1)[1]: pos[v.name]
+                            for v in system.vars if v.role == "pending"}
+
+    def _is_silent(self, c: Command, roles: set[str]) -> bool:
+        a = c.access
+        if c.kind == "flush" or a is None or not a.observed:
+            return True
+        if c.process not in roles:
+            return True  # the environment
+        if f"{c.process}.{c.label}" in self.binding.silent_steps:
+            return True
+        return a.kind in ("notify", "wait") and a.var in self.binding.silent_doorbells
+
+    # ------------------------------------------------------------------ closure
+
+    def _silent_moves(self, s: State) -> list[State]:
+        out = []
+        pend = self.pending_pos
+        for p, pci in self.pc.items():
+            for rc in self.at[p][s[pci]]:
+                if not rc.guard(s):
+                    continue
+                if self.silent[rc.index]:
+                    out.append(self.sem.apply(s, rc.index))
+                elif (self.binding.skip_pending_notify and rc.acc is not None
+                      and rc.acc.kind == "notify" and rc.acc.var in pend
+                      and s[pend[rc.acc.var]]):
+                    # a latched doorbell already pending: ringing it again is a no-op
+                    nxt = list(self.sem.apply(s, rc.index))
+                    out.append(tuple(nxt))
+            for rc in self.flushes[p]:
+                if rc.guard(s):
+                    out.append(self.sem.apply(s, rc.index))
+        return out
+
+    def closure(self, states: Iterable[State]) -> dict[State, None]:
+        """Every state reachable by silent steps, in breadth-first order (an ordered set)."""
+        seen = dict.fromkeys(states)
+        todo = deque(seen)
+        while todo:
+            s = todo.popleft()
+            for t in self._silent_moves(s):
+                if t not in seen:
+                    seen[t] = None
+                    todo.append(t)
+                    if len(seen) > MAX_CLOSURE:
+                        raise EngineError(
+                            f"more than {MAX_CLOSURE} spec states are consistent with the "
+                            f"trace before event {self.count + 1}; the silent steps do not "
+                            "converge: bound the spec's parameters (e.g. --param requests=N)")
+        return seen
+
+    # ------------------------------------------------------------------ matching
+
+    def _view(self, s: State, proc: str, var: str) -> Any:
+        """What ``proc`` would load from scalar ``var``: its newest buffered store, or memory."""
+        for buf in self.system.buffers:
+            if buf.process != proc or var not in buf.targets:
+                continue
+            n = s[self.pos[f"sb.{proc}.n"]]
+            vid = self.system.shared.index(var) + 1
+            for k in range(n - 1, -1, -1):
+                if not buf.with_var or s[self.pos[f"sb.{proc}.var{k}"]] == vid:
+                    return s[self.pos[f"sb.{proc}.val{k}"]]
+        return s[self.pos[var]]
+
+    def _buffer_empty(self, s: State, proc: str) -> bool:
+        i = self.pos.get(f"sb.{proc}.n")
+        return i is None or s[i] == 0
+
+    def _spec_target(self, e: Event) -> str | None:
+        """The spec variable or doorbell the event touches; None: ignored by the binding."""
+        b = self.binding
+        if e.op == "fence":
+            return ""
+        assert e.field is not None
+        if e.op in ("notify", "wait"):
+            if b.ignores_doorbell(e.field):
+                return None
+            return b.doorbell(e.field)
+        if b.ignores_field(e.field):
+            return None
+        return b.field(e.field).var
+
+    def _try(self, rc: _Cmd, s: State, e: Event, target: str) -> str | None:
+        """None if ``rc`` matches ``e`` in ``s``; else why not (one phrase)."""
+        a = rc.acc
+        assert a is not None
+        kind = e.op
+        if a.kind != kind or (kind != "fence" and a.var != target):
+            return "kind"
+        if kind == "fence":
+            return None if a.fence == e.fence else "kind"
+        if kind in ("notify", "wait"):
+            return None if rc.guard(s) else "blocked"
+        if not rc.guard(s):
+            return "blocked"
+        assert e.field is not None and e.value is not None
+        if rc.idx is not None:
+            if e.index is None:
+                return f"the spec accesses {a.var}[{rc.idx(s)}] but the event has no index"
+            if rc.idx(s) != e.index:
+                return f"the spec accesses {e.field}[{rc.idx(s)}], the trace [{e.index}]"
+        if kind == "rmw":
+            assert rc.old is not None and rc.val is not None and e.old is not None
+            old, new = rc.old(s), rc.val(s)
+            if not self.binding.matches(e.field, old, e.old):
+                return f"it would return {self.binding.encode(e.field, old)}, the trace {e.old}"
+            if not self.binding.matches(e.field, new, e.value):
+                return f"it would write {self.binding.encode(e.field, new)}, the trace {e.value}"
+            return None
+        assert rc.val is not None
+        v = rc.val(s)
+        if self.binding.matches(e.field, v, e.value):
+            return None
+        verb = "read" if kind == "load" else "store"
+        return f"it would {verb} {e.field} = {self.binding.encode(e.field, v)} here"
+
+    def feed(self, e: Event) -> Divergence | None:
+        """Advance by one event; a :class:`Divergence` if no spec state allows it."""
+        proc = self.binding.process(e.process)
+        if proc is None:
+            raise TraceError(
+                f"line {e.line}: process {e.process!r} is not a role of the "
+                f"{self.binding.protocol} binding (roles: "
+                f"{', '.join(r for r, _ in self.binding.processes)})")
+        try:
+            target = self._spec_target(e)
+        except TraceError as exc:
+            raise TraceError(f"line {e.line}: {exc}") from None
+        self.count += 1
+        if target is None or (e.op == "wait" and e.value == 0):
+            self.history.append(e)  # outside the spec, or a timed-out wait: no step
+            return None
+        closed = self.closure(self.states)
+        nxt: dict[State, None] = {}
+        kept: list[State] = []
+        pci = self.pc[proc]
+        for s in closed:
+            for rc in self.at[proc][s[pci]]:
+                if rc.acc is not None and not self.silent[rc.index] \
+                        and self._try(rc, s, e, target) is None:
+                    nxt[self.sem.apply(s, rc.index)] = None
+            if self._extra(s, proc, e, target):
+                kept.append(s)
+        nxt.update(dict.fromkeys(kept))
+        if not nxt:
+            return self._diverge(e, closed, proc, target)
+        self.states = nxt
+        self.history.append(e)
+        return None
+
+    def _extra(self, s: State, proc: str, e: Event, target: str) -> bool:
+        """Whether ``e`` is an access the binding allows beyond the spec's steps."""
+        b = self.binding
+        match e.op:
+            case "load":
+                assert e.field is not None and e.value is not None
+                return ((proc, target) in b.extra_loads and e.index is None
+                        and b.matches(e.field, self._view(s, proc, target), e.value))
+            case "store":
+                assert e.field is not None and e.value is not None
+                return (b.redundant_stores and e.index is None
+                        and self.writers.get(target, set()) <= {proc}
+                        and b.matches(e.field, self._view(s, proc, target), e.value))
+            case "fence":
+                return b.extra_fences and (e.fence == "store" or self._buffer_empty(s, proc))
+            case _:
+                return False
+
+    # ------------------------------------------------------------------ reporting
+
+    def describe_state(self, s: State) -> str:
+        d = self.sem.as_dict(s)
+        labels = dict(self.system.labels)
+        pcs = []
+        for p in self.system.processes:
+            locs = " ".join(f"{v.name.split('.', 1)[1]}={d[v.name]}"
+                            for v in self.system.vars if v.role == "local" and v.owner == p)
+            pcs.append(f"{p}@{labels[p][d[f'pc.{p}']]}" + (f"({locs})" if locs else ""))
+        parts = [" ".join(pcs), memory_text(self.system, d)]
+        if self.system.buffers:
+            parts.append("buffers " + buffers_text(self.system, d))
+        parts.append("irq: " + interrupt_text(d))
+        return " | ".join(parts)
+
+    def _diverge(self, e: Event, closed: dict[State, None], proc: str,
+                 target: str) -> Divergence:
+        reasons: list[str] = []
+        ordered = list(closed)
+        pci = self.pc[proc]
+        idle: list[str] = []
+        labels = dict(self.system.labels)[proc]
+        for s in ordered:
+            cands = [rc for rc in self.at[proc][s[pci]]
+                     if rc.acc is not None and not self.silent[rc.index]]
+            if not cands:
+                r = f"{proc} is at '{labels[s[pci]]}', where the spec has no access to match"
+                if r not in idle:
+                    idle.append(r)
+            for rc in cands:
+                why = self._try(rc, s, e, target)
+                step = step_text(self.system, rc.cmd.name)
+                if why == "kind":
+                    r = f"{proc}'s next spec step is '{step}', but the trace shows {e.describe()}"
+                elif why == "blocked":
+                    r = f"{proc}'s step '{step}' is not enabled here (blocked)"
+                else:
+                    r = f"{proc}'s step '{step}' matches the access, but {why}"
+                if r not in reasons:
+                    reasons.append(r)
+        reasons += idle
+        if e.op == "load" and (proc, target) in self.binding.extra_loads:
+            reasons.append(f"as an extra load, {proc} could not read {e.field} = {e.value} "
+                           "in any of these states")
+        return Divergence(e, self.count - 1,
+                          tuple(self.describe_state(s) for s in ordered[:SHOW_STATES]),
+                          len(closed), tuple(self.history), tuple(reasons[:4]))
+
+    def finish(self) -> Divergence | None:
+        """End of trace. Every prefix of a spec run is a spec run, so nothing more is
+        checked here (liveness needs more than a finite trace); always None."""
+        return None
+
+
+def _old_expr(a: Access) -> Any:
+    from intervm.spec.expr import Select, Var
+
+    assert a.var is not None
+    return Var(a.var) if a.index is None else Select(a.var, a.index)
+
+
+def validate(events: Iterable[Event], system: System, binding: Binding) -> Divergence | None:
+    """The first :class:`Divergence` of ``events`` against ``system``, or None."""
+    v = Validator(system, binding)
+    for e in events:
+        d = v.feed(e)
+        if d is not None:
+            return d
+    return v.finish()
