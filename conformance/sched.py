@@ -154,18 +154,22 @@ class Run:
     """One run of the roles under ``memory_model``, stepped by the caller.
 
     ``doorbells`` maps a doorbell name to whether it is latched (default: latched).
-    ``initial`` gives non-zero initial memory; all other locations read 0. Use as a
-    context manager so the role threads are always torn down.
+    ``initial`` gives non-zero initial memory; all other locations read 0.
+    ``buffer_size`` bounds each role's store buffer (a store waits for a flush when it
+    is full, as on x86). Use as a context manager so the role threads are always torn
+    down.
     """
 
     def __init__(self, roles: Mapping[str, Role], memory_model: str,
                  doorbells: Mapping[str, bool] | None = None,
                  initial: Mapping[Loc, int] | None = None,
-                 emit: Callable[[str, int], None] | None = None):
+                 emit: Callable[[str, int], None] | None = None,
+                 buffer_size: int | None = None):
         if memory_model not in MEMORY_MODELS:
             raise TesterError(f"memory model {memory_model!r} is not one of "
                               f"{', '.join(MEMORY_MODELS)}")
         self.memory_model = memory_model
+        self.buffer_size = buffer_size  # None: unbounded store buffers
         self.latched = dict(doorbells or {})
         self.memory: dict[Loc, int] = dict(initial or {})
         self.pending_irq: dict[str, bool] = dict.fromkeys(self.latched, False)
@@ -252,8 +256,11 @@ class Run:
             return False
         weak = self.memory_model != "sc"
         match op.kind:
-            case "load" | "store":
+            case "load":
                 return True
+            case "store":  # a full store buffer stalls the store until a flush
+                return not (weak and self.buffer_size is not None
+                            and len(r.buffer) >= self.buffer_size)
             case "fence":
                 if op.fence is Fence.FULL or self.memory_model == "pso":
                     return not r.buffer
