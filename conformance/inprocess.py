@@ -116,18 +116,18 @@ class Target:
         if refine and impl.protocol in REFINED:
             spec = get_protocol(impl.protocol).spec(_ref_variant(impl.protocol))
             system = compile_spec(spec, dict(params), memory_model, buffer=BUFFER)
+        spec_procs = {p.name for p in get_protocol(impl.protocol).spec(
+            _ref_variant(impl.protocol)).processes} | {"W1", "W2", "P1", "P2"}
+        unknown = sorted(set(impl.roles(params)) - spec_procs)
+        if unknown:
+            raise TesterError(
+                f"implementation {impl.name} has roles {', '.join(unknown)} that are not "
+                f"processes of the {impl.protocol} spec; name roles after "
+                f"{', '.join(sorted(spec_procs - {'clock'}))}")
         return Target(impl, memory_model, params, oracle_for(impl.protocol, params), system)
 
     def new_run(self) -> Run:
         roles = dict(self.impl.roles(self.params))
-        spec_procs = {p.name for p in get_protocol(self.impl.protocol).spec(
-            _ref_variant(self.impl.protocol)).processes} | {"W1", "W2", "P1", "P2"}
-        unknown = sorted(set(roles) - spec_procs)
-        if unknown:
-            raise TesterError(
-                f"implementation {self.impl.name} has roles {', '.join(unknown)} that are not "
-                f"processes of the {self.impl.protocol} spec; name roles after "
-                f"{', '.join(sorted(spec_procs - {'clock'}))}")
         latched = {"irq": True} if self.impl.protocol == "coalescing" else {"req": True,
                                                                           "cpl": True}
         latched.update(self.impl.doorbells)
