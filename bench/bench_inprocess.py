@@ -71,7 +71,8 @@ def main() -> int:
                              f"{time.perf_counter() - t0:.1f} | – | {mc} |")
             else:
                 mark = "" if len(f.schedule) <= (mc or 0) else " (longer)"
-                lines.append(f"| {b.name} | {mm.upper()} | {f.prop} | "
+                prop = f.prop if f.prop in viol else f"{f.prop} (not the declared {viol[0]})"
+                lines.append(f"| {b.name} | {mm.upper()} | {prop} | "
                              f"{r.first_failure_s or 0:.2f} | {r.seconds:.1f} | "
                              f"{len(f.schedule)}{mark} | {mc} |")
             print(lines[-1], flush=True)
