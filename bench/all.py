@@ -12,8 +12,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ["bench_verify.py", "bench_impl.py", "bench_image.py", "bench_live.py",
-           "bench_pictures.py", "bench_trace.py"]
-RESULTS = ["verify.md", "impl.md", "image.md", "live.md", "pictures.md", "trace.md"]
+           "bench_pictures.py", "bench_trace.py", "bench_inprocess.py"]
+RESULTS = ["verify.md", "impl.md", "image.md", "live.md", "pictures.md", "trace.md",
+           "inprocess.md"]
 HEADER = """# Benchmarks
 
 Speed and memory goals live here, never in unit tests. Every table below is written

@@ -1,0 +1,177 @@
+"""Deliberately broken Python implementations, one per buggy spec variant.
+
+Each is real code over :class:`~intervm.impl.access.SharedAccess`; where
+``impl/coalescing.py`` has a knob for the bug it is reused, otherwise the bug is
+written out here in a few lines. ``variant`` names the spec variant it embodies, so
+the tester's shrunk schedule can be compared with the model checker's shortest
+counterexample of that variant.
+
+>>> [b.variant for b in BROKEN if b.protocol == "coalescing"][:3]
+['no_producer_fence', 'no_consumer_fence', 'no_recheck']
+>>> by_name("timer/two_words_lo_first").instance_params()
+{'ticks': 2, 'lag': 1, 'reads': 2}
+"""
+
+from __future__ import annotations
+
+from intervm.conformance.implementation import (
+    M32,
+    Implementation,
+    coalescing_roles,
+    timer_roles,
+)
+from intervm.impl import coalescing as co
+from intervm.impl.access import Fence, SharedAccess
+from intervm.spec.errors import ParamError
+
+ONE = {"requests": 1}  # one request shows every lost wake-up (the checker needs no more)
+
+
+def _co(variant: str, knobs: co.Variant, doc: str, *,
+        doorbells: dict[str, bool] | None = None) -> Implementation:
+    return Implementation(f"coalescing/{variant}", "coalescing", coalescing_roles(knobs), doc,
+                          variant, ONE, doorbells or {})
+
+
+# ------------------------------------------------------------ timer writers and readers
+def _store_words(acc: SharedAccess, tick: int, hi_first: bool) -> None:
+    words = [("time_lo", tick & M32), ("time_hi", tick >> 32)]
+    for name, value in reversed(words) if hi_first else words:
+        acc.store(name, value)
+
+
+def w_lo_first(acc: SharedAccess, tick: int, state: list[int]) -> None:
+    """Two words, no protection, low word first."""
+    _store_words(acc, tick, hi_first=False)
+
+
+def w_hi_first(acc: SharedAccess, tick: int, state: list[int]) -> None:
+    """Two words, no protection, high word first."""
+    _store_words(acc, tick, hi_first=True)
+
+
+def r_plain(acc: SharedAccess, state: list[int]) -> int:
+    """Two plain loads."""
+    lo = acc.load("time_lo")
+    return acc.load("time_hi") << 32 | lo
+
+
+def r_hi_lo_hi(acc: SharedAccess, state: list[int]) -> int:
+    """hi, lo, hi; retry while hi changed (right only for a counter whose halves change
+    together)."""
+    hi = acc.load("time_hi")
+    while True:
+        lo = acc.load("time_lo")
+        hi2 = acc.load("time_hi")
+        if hi2 == hi:
+            return hi << 32 | lo
+        hi = hi2
+
+
+def _seqlock_writer(bits: int = 32, fences: bool = True) -> object:
+    mask = (1 << bits) - 1
+
+    def write(acc: SharedAccess, tick: int, state: list[int]) -> None:
+        seq = state[0] if state else 0
+        seq = (seq + 1) & mask
+        acc.store("timer_seq", seq)
+        if fences:
+            acc.fence(Fence.STORE)
+        _store_words(acc, tick, hi_first=False)
+        if fences:
+            acc.fence(Fence.STORE)
+        seq = (seq + 1) & mask
+        acc.store("timer_seq", seq)
+        state[:] = [seq]
+
+    return write
+
+
+def r_seqlock(acc: SharedAccess, state: list[int]) -> int:
+    """The full seqlock reader: wait while odd, retry if the version changed."""
+    while True:
+        s1 = acc.load("timer_seq")
+        if s1 & 1:
+            continue
+        lo = acc.load("time_lo")
+        hi = acc.load("time_hi")
+        if acc.load("timer_seq") == s1:
+            return hi << 32 | lo
+
+
+def r_no_odd_check(acc: SharedAccess, state: list[int]) -> int:
+    """The seqlock reader without the odd check (OSv pvclock before the fix)."""
+    while True:
+        s1 = acc.load("timer_seq")
+        lo = acc.load("time_lo")
+        hi = acc.load("time_hi")
+        if acc.load("timer_seq") == s1:
+            return hi << 32 | lo
+
+
+def w_bump_at_end(acc: SharedAccess, tick: int, state: list[int]) -> None:
+    """Data first, then the version raised once."""
+    seq = state[0] if state else 0
+    _store_words(acc, tick, hi_first=False)
+    acc.fence(Fence.STORE)
+    acc.store("timer_seq", seq + 1)
+    state[:] = [seq + 1]
+
+
+def w_shared_seq(acc: SharedAccess, tick: int, state: list[int]) -> None:
+    """seq++ from memory (load, store) around the data: unserialized when two run."""
+    acc.store("timer_seq", acc.load("timer_seq") + 1)
+    acc.fence(Fence.STORE)
+    _store_words(acc, tick, hi_first=False)
+    acc.fence(Fence.STORE)
+    acc.store("timer_seq", acc.load("timer_seq") + 1)
+
+
+def _tm(variant: str, writer: object, reader: object, doc: str,
+        writers: tuple[str, ...] = ("W",), params: dict[str, int] | None = None
+        ) -> Implementation:
+    return Implementation(f"timer/{variant}", "timer",
+                          timer_roles(writer, reader, writers),  # type: ignore[arg-type]
+                          doc, variant, params or {})
+
+
+BROKEN: tuple[Implementation, ...] = (
+    _co("no_producer_fence", co.Variant(producer_fence=co.ProducerFence.NONE),
+        "submit without the fence between publishing tail and reading the flag"),
+    _co("no_consumer_fence", co.Variant(consumer_fence=False),
+        "prepare_sleep without the fence between arming and re-reading tail"),
+    _co("no_recheck", co.Variant(recheck=False), "prepare_sleep never re-reads tail"),
+    _co("check_then_arm", co.Variant(order=co.Order.CHECK_THEN_ARM),
+        "prepare_sleep checks tail, then arms"),
+    _co("store_fence_producer", co.Variant(producer_fence=co.ProducerFence.STORE),
+        "submit with a store fence where a full fence is needed"),
+    _co("edge_interrupt", co.Variant(),
+        "the correct code on a doorbell that is lost unless the consumer already waits",
+        doorbells={"irq": False}),
+    _co("no_publish_fence", co.Variant(),
+        "the correct code, which relies on release stores, with plain (PSO) stores: no "
+        "store fence between the slot and tail"),
+    _tm("two_words_lo_first", w_lo_first, r_plain, "two words, low first, plain loads"),
+    _tm("two_words_hi_first", w_hi_first, r_plain, "two words, high first, plain loads"),
+    _tm("hi_lo_hi_two_stores", w_lo_first, r_hi_lo_hi,
+        "a hi-lo-hi reader against a writer storing the two words separately"),
+    _tm("seqlock_no_odd_check", _seqlock_writer(), r_no_odd_check,
+        "the seqlock reader without the odd check"),
+    _tm("seqlock_no_wmb", _seqlock_writer(fences=False), r_seqlock,
+        "the seqlock writer without store fences"),
+    _tm("seqlock_aba", _seqlock_writer(bits=2), r_seqlock,
+        "the full seqlock with a 2-bit version"),
+    _tm("bump_at_end", w_bump_at_end, r_no_odd_check,
+        "the version raised once, after the data"),
+    _tm("two_writers", w_shared_seq, r_seqlock,
+        "two unserialized writers, each doing seq++ from memory", writers=("W1", "W2")),
+)
+
+
+def by_name(name: str) -> Implementation:
+    """The broken implementation called ``name`` (``protocol/variant``)."""
+    for b in BROKEN:
+        if b.name == name:
+            return b
+    raise ParamError(f"no broken implementation {name!r}; choose one of "
+                     f"{', '.join(b.name for b in BROKEN)}")
