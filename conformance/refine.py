@@ -9,6 +9,11 @@ process whose access (kind, variable, index, value) is the event's, under the
 no state allows is a :class:`Divergence`, with the spec states just before it, the
 events before it and why each candidate step did not match.
 
+``merge_dead=True`` (what ``check-trace`` uses) treats states that differ only in
+variables no guard, access or binding check can observe (property ghosts, locals
+no later step reads) as one: the same events are accepted and rejected, the state
+sets are smaller, and a divergence counts and shows states up to those variables.
+
 >>> from intervm.spec.protocols import get_protocol
 >>> from intervm.model.compile import compile_spec
 >>> from intervm.conformance.binding import COALESCING
@@ -30,6 +35,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from intervm.conformance.binding import Binding
@@ -108,7 +114,7 @@ class Validator:
     checks it against a direct implementation).
     """
 
-    def __init__(self, system: System, binding: Binding):
+    def __init__(self, system: System, binding: Binding, merge_dead: bool = False):
         self.system = system
         self.binding = binding
         self.sem = Semantics(system)
@@ -152,6 +158,12 @@ class Validator:
         self.count = 0
         self.pending_pos = {v.name.split(".", 1)[1]: pos[v.name]
                             for v in system.vars if v.role == "pending"}
+        # merge_dead: states equal on every variable the validator can observe are one
+        # state (see _relevant); the kept state is the first reached
+        rel = _relevant(system) if merge_dead else None
+        self._key: Callable[[State], Any] | None = (
+            None if rel is None or len(rel) == len(system.vars)
+            else itemgetter(*sorted(pos[v] for v in rel)))
         self._moves = self._silent_table()
         self._matches = self._match_table()
         # (process, variable) -> how to read its newest buffered store, per buffer
@@ -225,6 +237,8 @@ class Validator:
 
     def closure(self, states: Iterable[State]) -> dict[State, None]:
         """Every state reachable by silent steps, in breadth-first order (an ordered set)."""
+        if self._key is not None:
+            return self._closure_merged(states, self._key)
         seen = dict.fromkeys(states)
         order = list(seen)
         plan = self._moves
@@ -243,11 +257,42 @@ class Validator:
                             seen[t] = None
                             order.append(t)
             if len(seen) > MAX_CLOSURE:
-                raise EngineError(
-                    f"more than {MAX_CLOSURE} spec states are consistent with the "
-                    f"trace before event {self.count + 1}; the silent steps do not "
-                    "converge: bound the spec's parameters (e.g. --param requests=N)")
+                self._too_many()
         return seen
+
+    def _closure_merged(self, states: Iterable[State],
+                        key: Callable[[State], Any]) -> dict[State, None]:
+        """:meth:`closure` with states merged by ``key`` (first one reached kept)."""
+        seen: dict[Any, State] = {}
+        for s in states:
+            seen.setdefault(key(s), s)
+        order = list(seen.values())
+        plan = self._moves
+        for s in order:
+            for pci, per_pc, flushes in plan:
+                for guard, apply, pend in per_pc[s[pci]]:
+                    if guard(s) and (pend is None or s[pend]):
+                        t = apply(s)
+                        k = key(t)
+                        if k not in seen:
+                            seen[k] = t
+                            order.append(t)
+                for guard, apply, _ in flushes:
+                    if guard(s):
+                        t = apply(s)
+                        k = key(t)
+                        if k not in seen:
+                            seen[k] = t
+                            order.append(t)
+            if len(seen) > MAX_CLOSURE:
+                self._too_many()
+        return dict.fromkeys(order)
+
+    def _too_many(self) -> None:
+        raise EngineError(
+            f"more than {MAX_CLOSURE} spec states are consistent with the "
+            f"trace before event {self.count + 1}; the silent steps do not "
+            "converge: bound the spec's parameters (e.g. --param requests=N)")
 
     # ------------------------------------------------------------------ matching
 
@@ -353,6 +398,11 @@ class Validator:
         nxt.update(dict.fromkeys(kept))
         if not nxt:
             return self._diverge(e, closed, proc, target)
+        if self._key is not None:
+            merged: dict[Any, State] = {}
+            for s in nxt:
+                merged.setdefault(self._key(s), s)
+            nxt = dict.fromkeys(merged.values())
         self.states = nxt
         self.history.append(e)
         return None
@@ -446,6 +496,59 @@ def _old_expr(a: Access) -> Any:
 
     assert a.var is not None
     return Var(a.var) if a.index is None else Select(a.var, a.index)
+
+
+def _relevant(system: System) -> set[str]:
+    """The variables the validator can observe, directly or through their effect.
+
+    Seeds: every pc, shared variable, store buffer and pending doorbell (matching and
+    the binding's extra accesses read those) and every variable a guard or an access
+    expression reads; closed under "an update of a relevant variable reads it".
+    The rest (ghosts kept for properties, locals no later step reads) never
+    changes which events match, so states that differ only there behave alike.
+    """
+    rel = {v.name for v in system.vars if v.role in ("pc", "shared", "sb", "pending")}
+    for c in system.commands:
+        rel |= _reads(c.guard)
+        a = c.access
+        if a is not None:
+            for x in (a.index, a.value):
+                if x is not None:
+                    rel |= _reads(x)
+            if a.kind == "rmw" and a.var is not None:
+                rel.add(a.var)
+    grew = True
+    while grew:
+        grew = False
+        for c in system.commands:
+            for var, expr in c.updates:
+                if var in rel and not _reads(expr) <= rel:
+                    rel |= _reads(expr)
+                    grew = True
+    return rel
+
+
+def _reads(e: Any) -> set[str]:
+    from intervm.spec.expr import Bin, Const, Ite, Not, Select, Update, Var
+
+    match e:
+        case Var(name):
+            return {name}
+        case Select(a, i):
+            return {a} | _reads(i)
+        case Update(a, i, v):
+            return {a} | _reads(i) | _reads(v)
+        case Bin(_, a, b):
+            return _reads(a) | _reads(b)
+        case Not(a):
+            return _reads(a)
+        case Ite(c, a, b):
+            return _reads(c) | _reads(a) | _reads(b)
+        case Const():
+            return set()
+        case _:
+            raise EngineError(f"spec-level node {e!r} reached the trace validator; "
+                              "compile the spec first")
 
 
 def validate(events: Iterable[Event], system: System, binding: Binding) -> Divergence | None:

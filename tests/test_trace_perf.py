@@ -230,17 +230,23 @@ def test_validator_equals_the_plain_algorithm(mm: str) -> None:
     for proto, variant, lines in _traces():
         params = read_header(lines).get("params", {})
         sys = system_for(proto, variant, mm, params)
-        fast, ref = Validator(sys, binding_for(proto)), Reference(sys, binding_for(proto))
+        b = binding_for(proto)
+        fast, merged, ref = Validator(sys, b), Validator(sys, b, merge_dead=True), Reference(sys, b)
+        key = merged._key
+        assert key is not None  # both protocols have ghosts and dead locals to merge
         for e in read_events(lines):
-            d = fast.feed(e)
-            rejected = ref.feed(e)
+            d, dm, rejected = fast.feed(e), merged.feed(e), ref.feed(e)
             if rejected is not None:
-                assert d is not None, (proto, e.line)
+                assert d is not None and dm is not None, (proto, e.line)
                 assert d.state_count == len(rejected)
+                assert dm.state_count == len({key(s) for s in rejected})
+                assert dm.reasons == d.reasons and dm.event == d.event
                 verdicts.append(e.line)
                 break
-            assert d is None, d.headline
+            assert d is None and dm is None, (proto, e.line)
             assert set(fast.states) == set(ref.states), (proto, e.line)
+            assert {key(s) for s in merged.states} == {key(s) for s in ref.states}
+            assert len(merged.states) == len({key(s) for s in ref.states})
         else:
             verdicts.append(0)
     assert 0 < verdicts.count(0) < len(verdicts)  # both accepted and rejected traces
