@@ -289,23 +289,85 @@ def record_coalescing(requests: int, capacity: int, seed: int,
             *sink.lines]
 
 
+@dataclass(frozen=True)
+class TimerBugs:
+    """Deliberate bugs for recording broken timer runs (all off: the reference code).
+
+    ``no_odd_check``: the reader goes on reading the words while seq is odd (it only
+    compares its two seq loads, so a torn value passes when a whole publish fits
+    between them). ``no_recheck``: the reader never re-loads seq after the words.
+    ``no_seq``: the writer stores the words without making seq odd and even again.
+    ``backwards_at``: publish number k (0-based) publishes the previous tick again
+    minus one (time goes backwards).
+    """
+
+    no_odd_check: bool = False
+    no_recheck: bool = False
+    no_seq: bool = False
+    backwards_at: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return self != TimerBugs()
+
+
+def _publish_buggy(acc: SharedAccess, st: tm.WriterState, tick: int, bugs: TimerBugs) -> None:
+    """:func:`intervm.impl.timer.publish` with ``bugs`` (the seqlock words only)."""
+    if not bugs.no_seq:
+        st.seq = (st.seq + 1) & tm.M32
+        acc.store("timer_seq", st.seq)
+        acc.fence(Fence.STORE)
+    acc.store("time_lo", tick & tm.M32)
+    acc.store("time_hi", (tick >> 32) & tm.M32)
+    if not bugs.no_seq:
+        acc.fence(Fence.STORE)
+        st.seq = (st.seq + 1) & tm.M32
+        acc.store("timer_seq", st.seq)
+
+
+def _read_buggy(acc: SharedAccess, bugs: TimerBugs, attempts: int = 1000) -> int:
+    """:func:`intervm.impl.timer.read_seqlock` with ``bugs`` (no monotonicity check)."""
+    for _ in range(attempts):
+        seq = acc.load("timer_seq")
+        if seq & 1 and not bugs.no_odd_check:
+            continue
+        lo = acc.load("time_lo")
+        hi = acc.load("time_hi")
+        if not bugs.no_recheck and acc.load("timer_seq") != seq:
+            continue
+        return hi << 32 | lo
+    raise TimeoutError(f"the buggy reader found no stable value in {attempts} attempts")
+
+
 def record_timer(publishes: int, reads: int, seed: int, first_tick: int = 1,
-                 timeout: float = 120.0) -> list[str]:
+                 timeout: float = 120.0, bugs: TimerBugs | None = None) -> list[str]:
     """Lines of a trace of the reference timer writer (ticks ``first_tick``, +1, …)
-    and one seqlock reader under the seeded scheduler."""
+    and one seqlock reader under the seeded scheduler; with ``bugs``, a writer and
+    reader that have those bugs (:class:`TimerBugs`)."""
+    bugs = TimerBugs() if bugs is None else bugs
     mem, sink, baton = SimMemory(), Sink(), Baton(seed)
     w = _Turn(baton, "writer", mem, RecordingAccess(mem, sink, "writer"))
     r = _Turn(baton, "reader", mem, RecordingAccess(mem, sink, "reader"))
 
     def writer() -> None:
         st = tm.WriterState(0)
+        tick = first_tick
         for k in range(publishes):
-            tm.publish(w, st, first_tick + k)
+            if k == bugs.backwards_at:
+                tick -= 2
+            if bugs.any:
+                _publish_buggy(w, st, tick, bugs)
+            else:
+                tm.publish(w, st, tick)
+            tick += 1
 
     def reader() -> None:
         st = tm.ReaderState()
         for _ in range(reads):
-            tm.read_seqlock(r, st)
+            if bugs.any:
+                _read_buggy(r, bugs)
+            else:
+                tm.read_seqlock(r, st)
 
     _run(baton, {"writer": writer, "reader": reader}, timeout)
     return [_header("timer", {"start": first_tick}), *sink.lines]

@@ -9,6 +9,11 @@ process whose access (kind, variable, index, value) is the event's, under the
 no state allows is a :class:`Divergence`, with the spec states just before it, the
 events before it and why each candidate step did not match.
 
+``merge_dead=True`` (what ``check-trace`` uses) treats states that differ only in
+variables no guard, access or binding check can observe (property ghosts, locals
+no later step reads) as one: the same events are accepted and rejected, the state
+sets are smaller, and a divergence counts and shows states up to those variables.
+
 >>> from intervm.spec.protocols import get_protocol
 >>> from intervm.model.compile import compile_spec
 >>> from intervm.conformance.binding import COALESCING
@@ -28,15 +33,17 @@ C's next spec step is 'cfence: full fence (mfence)', but the trace shows consume
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from intervm.conformance.binding import Binding
 from intervm.conformance.events import Event
-from intervm.model.evaluate import Fn, Semantics, State, compile_expr
+from intervm.model.codegen import compile_commands, compile_fn
+from intervm.model.evaluate import Fn, Semantics, State
 from intervm.model.render import buffers_text, interrupt_text, memory_text, step_text
-from intervm.model.system import Access, Command, System
+from intervm.model.system import Access, BufferInfo, Command, System
 from intervm.spec.errors import EngineError, TraceError
 
 MAX_CLOSURE = 50_000
@@ -80,16 +87,34 @@ class _Cmd:
     index: int
     cmd: Command
     guard: Fn
+    apply: Callable[[State], State]
     acc: Access | None
     idx: Fn | None
     val: Fn | None
     old: Fn | None  # rmw: the value returned
 
 
-class Validator:
-    """Feed events one at a time; the first :class:`Divergence` is returned."""
+# One silent move of a process at some pc: (guard, apply, pending position). With a
+# pending position, the move is a notify the binding lets the implementation skip
+# while that doorbell is already pending (only then is it a move).
+_Move = tuple[Fn, Callable[[State], State], int | None]
+# How to read a process's newest buffered store of one variable: the count's
+# position, the variable's id, whether entries carry an id, per entry (id, value)
+# positions.
+_ViewPlan = tuple[int, int, bool, tuple[tuple[int, int], ...]]
 
-    def __init__(self, system: System, binding: Binding):
+
+class Validator:
+    """Feed events one at a time; the first :class:`Divergence` is returned.
+
+    The hot path works on precomputed tables: per (process, pc) the silent moves
+    and, per (event kind, spec target), the steps that could match; guards and
+    updates are generated Python (:mod:`intervm.model.codegen`). The meaning is
+    that of the plain algorithm in the module docstring (``tests/test_trace_perf.py``
+    checks it against a direct implementation).
+    """
+
+    def __init__(self, system: System, binding: Binding, merge_dead: bool = False):
         self.system = system
         self.binding = binding
         self.sem = Semantics(system)
@@ -108,14 +133,15 @@ class Validator:
         self.flushes: dict[str, list[_Cmd]] = {p: [] for p in system.processes}
         self.silent: dict[int, bool] = {}
         writers: dict[str, set[str]] = {}
+        fast = compile_commands(system)
         for i, c in enumerate(system.commands):
             a = c.access
             old: Fn | None = None
             if a is not None and a.kind == "rmw" and a.var is not None:
-                old = compile_expr(_old_expr(a), pos)
-            rc = _Cmd(i, c, self.sem.cmds[i].guard, a,
-                      None if a is None or a.index is None else compile_expr(a.index, pos),
-                      None if a is None or a.value is None else compile_expr(a.value, pos),
+                old = compile_fn(_old_expr(a), pos)
+            rc = _Cmd(i, c, fast[i].guard, fast[i].apply, a,
+                      None if a is None or a.index is None else compile_fn(a.index, pos),
+                      None if a is None or a.value is None else compile_fn(a.value, pos),
                       old)
             if c.kind == "flush":
                 self.flushes[c.process].append(rc)
@@ -132,6 +158,20 @@ class Validator:
         self.count = 0
         self.pending_pos = {v.name.split(".", 1)[1]: pos[v.name]
                             for v in system.vars if v.role == "pending"}
+        # merge_dead: states equal on every variable the validator can observe are one
+        # state (see _relevant); the kept state is the first reached
+        rel = _relevant(system) if merge_dead else None
+        self._key: Callable[[State], Any] | None = (
+            None if rel is None or len(rel) == len(system.vars)
+            else itemgetter(*sorted(pos[v] for v in rel)))
+        self._moves = self._silent_table()
+        self._matches = self._match_table()
+        # (process, variable) -> how to read its newest buffered store, per buffer
+        views: dict[tuple[str, str], list[_ViewPlan]] = {}
+        for buf in system.buffers:
+            for var in buf.targets:
+                views.setdefault((buf.process, var), []).append(self._view_plan(buf, var))
+        self._views = {k: tuple(v) for k, v in views.items()}
 
     def _is_silent(self, c: Command, roles: set[str]) -> bool:
         a = c.access
@@ -143,57 +183,132 @@ class Validator:
             return True
         return a.kind in ("notify", "wait") and a.var in self.binding.silent_doorbells
 
+    def _silent_table(self) -> tuple[tuple[int, tuple[tuple[_Move, ...], ...],
+                                           tuple[_Move, ...]], ...]:
+        """Per process (in order): its pc position, per pc its silent moves (in
+        command order), and its flushes."""
+        pend = self.pending_pos
+        out = []
+        for p, pci in self.pc.items():
+            per_pc = []
+            for cmds in self.at[p]:
+                moves: list[_Move] = []
+                for rc in cmds:
+                    if self.silent[rc.index]:
+                        moves.append((rc.guard, rc.apply, None))
+                    elif (self.binding.skip_pending_notify and rc.acc is not None
+                          and rc.acc.kind == "notify" and rc.acc.var in pend):
+                        moves.append((rc.guard, rc.apply, pend[rc.acc.var]))
+                per_pc.append(tuple(moves))
+            flushes = tuple((rc.guard, rc.apply, None) for rc in self.flushes[p])
+            out.append((pci, tuple(per_pc), flushes))
+        return tuple(out)
+
+    def _match_table(self) -> dict[str, list[dict[tuple[str, str], tuple[_Cmd, ...]]]]:
+        """Per process and pc, the observable steps by (access kind, spec target):
+        the only steps :meth:`_try` does not reject as ``"kind"`` (command order)."""
+        out: dict[str, list[dict[tuple[str, str], tuple[_Cmd, ...]]]] = {}
+        for p, per_pc in self.at.items():
+            tables = []
+            for cmds in per_pc:
+                table: dict[tuple[str, str], list[_Cmd]] = {}
+                for rc in cmds:
+                    a = rc.acc
+                    if a is None or self.silent[rc.index]:
+                        continue
+                    key = (a.kind, "" if a.kind == "fence" else (a.var or ""))
+                    table.setdefault(key, []).append(rc)
+                tables.append({k: tuple(v) for k, v in table.items()})
+            out[p] = tables
+        return out
+
     # ------------------------------------------------------------------ closure
 
     def _silent_moves(self, s: State) -> list[State]:
         out = []
-        pend = self.pending_pos
-        for p, pci in self.pc.items():
-            for rc in self.at[p][s[pci]]:
-                if not rc.guard(s):
-                    continue
-                if self.silent[rc.index]:
-                    out.append(self.sem.apply(s, rc.index))
-                elif (self.binding.skip_pending_notify and rc.acc is not None
-                      and rc.acc.kind == "notify" and rc.acc.var in pend
-                      and s[pend[rc.acc.var]]):
-                    # a latched doorbell already pending: ringing it again is a no-op
-                    nxt = list(self.sem.apply(s, rc.index))
-                    out.append(tuple(nxt))
-            for rc in self.flushes[p]:
-                if rc.guard(s):
-                    out.append(self.sem.apply(s, rc.index))
+        for pci, per_pc, flushes in self._moves:
+            for guard, apply, pend in per_pc[s[pci]]:
+                if guard(s) and (pend is None or s[pend]):
+                    out.append(apply(s))
+            for guard, apply, _ in flushes:
+                if guard(s):
+                    out.append(apply(s))
         return out
 
     def closure(self, states: Iterable[State]) -> dict[State, None]:
         """Every state reachable by silent steps, in breadth-first order (an ordered set)."""
+        if self._key is not None:
+            return self._closure_merged(states, self._key)
         seen = dict.fromkeys(states)
-        todo = deque(seen)
-        while todo:
-            s = todo.popleft()
-            for t in self._silent_moves(s):
-                if t not in seen:
-                    seen[t] = None
-                    todo.append(t)
-                    if len(seen) > MAX_CLOSURE:
-                        raise EngineError(
-                            f"more than {MAX_CLOSURE} spec states are consistent with the "
-                            f"trace before event {self.count + 1}; the silent steps do not "
-                            "converge: bound the spec's parameters (e.g. --param requests=N)")
+        order = list(seen)
+        plan = self._moves
+        for s in order:  # grows while it is walked: a breadth-first queue
+            for pci, per_pc, flushes in plan:
+                for guard, apply, pend in per_pc[s[pci]]:
+                    if guard(s) and (pend is None or s[pend]):
+                        t = apply(s)
+                        if t not in seen:
+                            seen[t] = None
+                            order.append(t)
+                for guard, apply, _ in flushes:
+                    if guard(s):
+                        t = apply(s)
+                        if t not in seen:
+                            seen[t] = None
+                            order.append(t)
+            if len(seen) > MAX_CLOSURE:
+                self._too_many()
         return seen
+
+    def _closure_merged(self, states: Iterable[State],
+                        key: Callable[[State], Any]) -> dict[State, None]:
+        """:meth:`closure` with states merged by ``key`` (first one reached kept)."""
+        seen: dict[Any, State] = {}
+        for s in states:
+            seen.setdefault(key(s), s)
+        order = list(seen.values())
+        plan = self._moves
+        for s in order:
+            for pci, per_pc, flushes in plan:
+                for guard, apply, pend in per_pc[s[pci]]:
+                    if guard(s) and (pend is None or s[pend]):
+                        t = apply(s)
+                        k = key(t)
+                        if k not in seen:
+                            seen[k] = t
+                            order.append(t)
+                for guard, apply, _ in flushes:
+                    if guard(s):
+                        t = apply(s)
+                        k = key(t)
+                        if k not in seen:
+                            seen[k] = t
+                            order.append(t)
+            if len(seen) > MAX_CLOSURE:
+                self._too_many()
+        return dict.fromkeys(order)
+
+    def _too_many(self) -> None:
+        raise EngineError(
+            f"more than {MAX_CLOSURE} spec states are consistent with the "
+            f"trace before event {self.count + 1}; the silent steps do not "
+            "converge: bound the spec's parameters (e.g. --param requests=N)")
 
     # ------------------------------------------------------------------ matching
 
+    def _view_plan(self, buf: BufferInfo, var: str) -> _ViewPlan:
+        slots = tuple((self.pos.get(f"sb.{buf.process}.var{k}", -1),
+                       self.pos[f"sb.{buf.process}.val{k}"]) for k in range(buf.size))
+        return (self.pos[f"sb.{buf.process}.n"], self.system.shared.index(var) + 1,
+                buf.with_var, slots)
+
     def _view(self, s: State, proc: str, var: str) -> Any:
         """What ``proc`` would load from scalar ``var``: its newest buffered store, or memory."""
-        for buf in self.system.buffers:
-            if buf.process != proc or var not in buf.targets:
-                continue
-            n = s[self.pos[f"sb.{proc}.n"]]
-            vid = self.system.shared.index(var) + 1
-            for k in range(n - 1, -1, -1):
-                if not buf.with_var or s[self.pos[f"sb.{proc}.var{k}"]] == vid:
-                    return s[self.pos[f"sb.{proc}.val{k}"]]
+        for npos, vid, with_var, slots in self._views.get((proc, var), ()):
+            for k in range(s[npos] - 1, -1, -1):
+                vpos, valpos = slots[k]
+                if not with_var or s[vpos] == vid:
+                    return s[valpos]
         return s[self.pos[var]]
 
     def _buffer_empty(self, s: State, proc: str) -> bool:
@@ -222,7 +337,10 @@ class Validator:
         if a.kind != kind or (kind != "fence" and a.var != target):
             return "kind"
         if kind == "fence":
-            return None if a.fence == e.fence else "kind"
+            # a full fence's guard says the store buffer is empty: the flushes come first
+            if a.fence != e.fence:
+                return "kind"
+            return None if rc.guard(s) else "blocked"
         if kind in ("notify", "wait"):
             return None if rc.guard(s) else "blocked"
         if not rc.guard(s):
@@ -268,37 +386,55 @@ class Validator:
         nxt: dict[State, None] = {}
         kept: list[State] = []
         pci = self.pc[proc]
+        tables = self._matches[proc]
+        key = (e.op, target)
+        extra = self._extra_test(proc, e, target)
         for s in closed:
-            for rc in self.at[proc][s[pci]]:
-                if rc.acc is not None and not self.silent[rc.index] \
-                        and self._try(rc, s, e, target) is None:
-                    nxt[self.sem.apply(s, rc.index)] = None
-            if self._extra(s, proc, e, target):
+            for rc in tables[s[pci]].get(key, ()):
+                if self._try(rc, s, e, target) is None:
+                    nxt[rc.apply(s)] = None
+            if extra is not None and extra(s):
                 kept.append(s)
         nxt.update(dict.fromkeys(kept))
         if not nxt:
             return self._diverge(e, closed, proc, target)
+        if self._key is not None:
+            merged: dict[Any, State] = {}
+            for s in nxt:
+                merged.setdefault(self._key(s), s)
+            nxt = dict.fromkeys(merged.values())
         self.states = nxt
         self.history.append(e)
         return None
 
     def _extra(self, s: State, proc: str, e: Event, target: str) -> bool:
         """Whether ``e`` is an access the binding allows beyond the spec's steps."""
+        test = self._extra_test(proc, e, target)
+        return test is not None and test(s)
+
+    def _extra_test(self, proc: str, e: Event, target: str) -> Callable[[State], bool] | None:
+        """The state test of :meth:`_extra` for this event; None: false in every state."""
         b = self.binding
         match e.op:
-            case "load":
-                assert e.field is not None and e.value is not None
-                return ((proc, target) in b.extra_loads and e.index is None
-                        and b.matches(e.field, self._view(s, proc, target), e.value))
-            case "store":
-                assert e.field is not None and e.value is not None
-                return (b.redundant_stores and e.index is None
-                        and self.writers.get(target, set()) <= {proc}
-                        and b.matches(e.field, self._view(s, proc, target), e.value))
+            case "load" | "store":
+                fld, value = e.field, e.value
+                assert fld is not None and value is not None
+                if e.op == "load":
+                    ok = (proc, target) in b.extra_loads and e.index is None
+                else:
+                    ok = (b.redundant_stores and e.index is None
+                          and self.writers.get(target, set()) <= {proc})
+                if not ok:
+                    return None
+                return lambda s: b.matches(fld, self._view(s, proc, target), value)
             case "fence":
-                return b.extra_fences and (e.fence == "store" or self._buffer_empty(s, proc))
+                if not b.extra_fences:
+                    return None
+                if e.fence == "store":
+                    return lambda s: True
+                return lambda s: self._buffer_empty(s, proc)
             case _:
-                return False
+                return None
 
     # ------------------------------------------------------------------ reporting
 
@@ -360,6 +496,59 @@ def _old_expr(a: Access) -> Any:
 
     assert a.var is not None
     return Var(a.var) if a.index is None else Select(a.var, a.index)
+
+
+def _relevant(system: System) -> set[str]:
+    """The variables the validator can observe, directly or through their effect.
+
+    Seeds: every pc, shared variable, store buffer and pending doorbell (matching and
+    the binding's extra accesses read those) and every variable a guard or an access
+    expression reads; closed under "an update of a relevant variable reads it".
+    The rest (ghosts kept for properties, locals no later step reads) never
+    changes which events match, so states that differ only there behave alike.
+    """
+    rel = {v.name for v in system.vars if v.role in ("pc", "shared", "sb", "pending")}
+    for c in system.commands:
+        rel |= _reads(c.guard)
+        a = c.access
+        if a is not None:
+            for x in (a.index, a.value):
+                if x is not None:
+                    rel |= _reads(x)
+            if a.kind == "rmw" and a.var is not None:
+                rel.add(a.var)
+    grew = True
+    while grew:
+        grew = False
+        for c in system.commands:
+            for var, expr in c.updates:
+                if var in rel and not _reads(expr) <= rel:
+                    rel |= _reads(expr)
+                    grew = True
+    return rel
+
+
+def _reads(e: Any) -> set[str]:
+    from intervm.spec.expr import Bin, Const, Ite, Not, Select, Update, Var
+
+    match e:
+        case Var(name):
+            return {name}
+        case Select(a, i):
+            return {a} | _reads(i)
+        case Update(a, i, v):
+            return {a} | _reads(i) | _reads(v)
+        case Bin(_, a, b):
+            return _reads(a) | _reads(b)
+        case Not(a):
+            return _reads(a)
+        case Ite(c, a, b):
+            return _reads(c) | _reads(a) | _reads(b)
+        case Const():
+            return set()
+        case _:
+            raise EngineError(f"spec-level node {e!r} reached the trace validator; "
+                              "compile the spec first")
 
 
 def validate(events: Iterable[Event], system: System, binding: Binding) -> Divergence | None:

@@ -102,7 +102,7 @@ def check_lines(source: str | Path | Iterable[str], protocol: str | None, varian
         raise TraceError(f"{name}:1: header 'params' must map names to integers")
     merged = {**hp, **(params or {})}
     system = system_for(proto, variant, memory_model, merged)
-    validator = Validator(system, binding_for(proto))
+    validator = Validator(system, binding_for(proto), merge_dead=True)
     t0 = time.perf_counter()
     div: Divergence | None = None
     n = 0
