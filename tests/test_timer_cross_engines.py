@@ -82,7 +82,6 @@ def test_short_counterexamples_agree(variant: str, mm: str) -> None:
 
 # (variant, memory model, property): shortest length, pinned (ticks=1)
 LONG = {
-    ("hi_lo_hi_two_stores", "sc", "no_torn_read"): 11,
     ("bump_at_end", "sc", "no_torn_read"): 14,
     ("hyperv_no_skip", "sc", "no_sentinel_at_rest"): 18,
     ("seqlock_no_odd_check", "sc", "no_torn_read"): 19,
