@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_verify.py", "bench_impl.py", "bench_image.py"]
-RESULTS = ["verify.md", "impl.md", "image.md"]
+BENCHES = ["bench_verify.py", "bench_impl.py", "bench_image.py", "bench_timer.py"]
+RESULTS = ["verify.md", "impl.md", "image.md", "timer.md"]
 HEADER = """# Benchmarks
 
 Speed and memory goals live here, never in unit tests. Every table below is written
