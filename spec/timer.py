@@ -450,7 +450,8 @@ class _Builder:
                    lt(G("now"), add(G("done"), ahead)))
         return Process("clock", steps=(
             Step("tick", Await(can), ghost=(("now", add(G("now"), 1)),), then="tick",
-                 doc="a hardware tick: true time advances (at most lag ahead of the "
+                 doc="a hardware tick: true time advances (at most "
+                     f"{'lag' if self.k.burst == 1 else 'max(lag, burst)'} ahead of the "
                      "last completed publish)"),
         ), doc="the environment: the true tick counter")
 
