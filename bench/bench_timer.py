@@ -197,7 +197,7 @@ def render(rows: list[Row], args: argparse.Namespace, elapsed: float) -> str:
         prow.append([
             r.variant, r.mm, status_text(r.p1), seconds_text(r.explicit_p1),
             f"{status_text(r.bmc)}, {seconds_text(r.bmc.seconds)}",
-            ratio(r.bmc.seconds, r.explicit_p1),
+            "–" if r.bmc.status is Status.UNKNOWN else ratio(r.bmc.seconds, r.explicit_p1),
             "–" if sp is None else f"{status_text(sp)}, {seconds_text(sp.seconds)}",
             "–" if sp is None or sp.status is not Status.PROVED
             else ratio(sp.seconds, r.explicit_p1),
