@@ -171,7 +171,9 @@ def _compile(system: System, directory: Path, liveness: bool, timeout: float,
     t1 = time.perf_counter()
     cflags = ["-O2", "-DNOREDUCE", f"-DMEMLIM={memory_mb}"]
     if liveness:
-        nprocs = len(model.proctypes) + 1
+        # pan refuses to start process number n unless n + 1 < 4 * NFAIR; count the
+        # exported proctypes, the deadlock stutterer and the never claim
+        nprocs = len(model.proctypes) + 2
         cflags.append(f"-DNFAIR={max(2, (nprocs + 1) // 4 + 1)}")
     else:
         cflags += ["-DSAFETY", "-DBFS"]

@@ -8,6 +8,13 @@ an environment process ``clock`` at most ``lag`` ticks ahead of the last
 completed publish and at most ``ticks`` times after ``start`` (bounded time;
 leave ``ticks`` symbolic for unbounded proofs).
 
+**Ticks per publish.** With ``burst`` K = 1 (the periodic tick) one publish adds one
+tick. With K > 1 the tick owner may idle with its tick stopped (NO_HZ) while up to
+K ticks pass, then add up to K of the elapsed ticks in one publish, as Linux's
+``tick_do_update_jiffies64`` does after idle (timer-real-world.md §1.4; §3, K).
+While it idles the true time runs up to max(lag, K) ticks ahead of the page; P2
+and P6 are stated against ``lag``, so they need lag >= K.
+
 >>> from intervm.spec.timer import TimerKnobs, build
 >>> spec = build(TimerKnobs())
 >>> [s.label for s in spec.process("W").steps]
@@ -119,6 +126,8 @@ class TimerKnobs:
     preinit: the page already holds the count ``start`` (version 0) when the VMs
         start, so writers begin at their first tick (used to keep the two-writer
         state space small; pre-initialisation reads are then impossible).
+    burst: K, the most ticks one publish may add (1: periodic; more: catch-up after a
+        NO_HZ idle period, during which the true time may run K ticks ahead).
     """
 
     layout: str = "split"
@@ -134,6 +143,7 @@ class TimerKnobs:
     seq_bits: int | None = 3
     start: int | None = None
     preinit: bool = False
+    burst: int = 1
 
 
 class _Builder:
@@ -146,6 +156,8 @@ class _Builder:
             raise ValueError("lo_bits must be between 1 and counter_bits - 1")
         if k.writers not in (1, 2):
             raise ValueError("writers must be 1 or 2")
+        if k.burst < 1:
+            raise ValueError("burst (ticks per publish) must be at least 1")
         self.k = k
         self.M = 1 << k.counter_bits
         self.LO = 1 << k.lo_bits
@@ -238,8 +250,16 @@ class _Builder:
                          doc="return from the interrupt (iret is serializing): published"))
         irq = Step("irq", Await(gt(G("now"), L("t"))), set=(("t", add(L("t"), 1)),),
                    then="begin", doc="timer interrupt: account one more tick")
+        if k.burst > 1:  # NO_HZ catch-up: add any j <= K of the elapsed ticks
+            irq = Step("irq", Choose(tuple((ge(G("now"), add(L("t"), j)), f"add{j}")
+                                           for j in range(1, k.burst + 1))),
+                       doc="timer interrupt after idle: choose how many of the elapsed "
+                           f"ticks to account (at most {k.burst})")
+        catch_up = [Step(f"add{j}", Assign((("t", add(L("t"), j)),)), then="begin",
+                         doc=f"account {j} tick{'s' if j > 1 else ''} in this publish")
+                    for j in range(1, k.burst + 1)] if k.burst > 1 else []
         if not one_shot:
-            rest.append(irq)
+            rest += [irq, *catch_up]
         if not one_shot:
             steps.append(Step("mid", Choose(((TRUE, rest[0].label), (TRUE, "off"))),
                               doc="the writer may be preempted here for good (L2)"))
@@ -247,9 +267,10 @@ class _Builder:
         if not one_shot:
             steps.append(Step("off", Halt(), doc="preempted mid-update, never runs again"))
         if one_shot:
-            steps = [irq, *steps, Step("fin", Halt(), doc="the one-shot writer is done")]
+            steps = [irq, *catch_up, *steps,
+                     Step("fin", Halt(), doc="the one-shot writer is done")]
         elif k.preinit:  # the page is initialised: wait for the first tick
-            steps = [irq, *[s for s in steps if s.label != "irq"]]
+            steps = [irq, *catch_up, *[s for s in steps if s not in (irq, *catch_up)]]
         return Process(name, locals=tuple(locs), steps=tuple(steps),
                        doc="the timer VM: publishes the tick count on every timer interrupt")
 
@@ -422,11 +443,15 @@ class _Builder:
     # ------------------------------------------------------------------ clock
 
     def clock(self) -> Process:
+        ahead: Expr = Param("lag")
+        if self.k.burst > 1:  # the owner idles while up to K ticks pass: max(lag, K)
+            ahead = ite(gt(Param("lag"), self.k.burst), Param("lag"), self.k.burst)
         can = and_(lt(G("now"), add(self.start, Param("ticks"))),
-                   lt(G("now"), add(G("done"), Param("lag"))))
+                   lt(G("now"), add(G("done"), ahead)))
         return Process("clock", steps=(
             Step("tick", Await(can), ghost=(("now", add(G("now"), 1)),), then="tick",
-                 doc="a hardware tick: true time advances (at most lag ahead of the "
+                 doc="a hardware tick: true time advances (at most "
+                     f"{'lag' if self.k.burst == 1 else 'max(lag, burst)'} ahead of the "
                      "last completed publish)"),
         ), doc="the environment: the true tick counter")
 
@@ -481,7 +506,8 @@ class _Builder:
         reading = or_(*[At("S", lbl) for lbl in s_reading],
                       *[At("C", lbl) for lbl in c_reading])
         running = not_(At("W" if k.writers == 1 else "W1", "off"))
-        at_rest = and_(*[or_(At(w, "irq"), At(w, "fin")) if i else At(w, "irq")
+        idle = ["irq", *[f"add{j}" for j in range(1, k.burst + 1) if k.burst > 1]]
+        at_rest = and_(*[or_(*[At(w, lbl) for lbl in idle], *([At(w, "fin")] if i else []))
                          for i, w in enumerate(self.writer_names)])
         if k.guard == "seqlock":
             sentinel: Expr = eq(mod(Mem("seq"), 2), 1)

@@ -57,6 +57,19 @@ TIMER_VARIANTS: tuple[Variant, ...] = (
         memory_models=MODELS,
     ),
     Variant(
+        "single_word_nohz",
+        TimerKnobs(layout="single", guard="none", burst=2),
+        "The single word under NO_HZ idle: the tick owner sleeps with its tick stopped "
+        "and tick_do_update_jiffies64 adds every missed tick in one publish (jiffies on "
+        "64-bit, timer-real-world.md §1.4; §3, K = 2 here). A lag bound sized for "
+        "interrupt latency (lag=1) does not cover the idle period: readers see values two "
+        "ticks old (P2) and latencies off by more than the lag (P6), the stale-jiffies "
+        "case tick_nohz_update_jiffies exists for. With lag >= K both hold.",
+        violated=_merge(_v("bounded_staleness", "latency_within_lag"), UNINIT),
+        params={"reads": 2},
+        memory_models=MODELS,
+    ),
+    Variant(
         "two_words_lo_first",
         TimerKnobs(guard="none"),
         "Two words, no protection, low word stored first: ELKS 32-bit jiffies as two 16-bit "

@@ -27,6 +27,9 @@ PINNED: dict[tuple[str, str], tuple[int, dict[str, int]]] = {
     ('single_word', 'sc'): (1991, {'no_uninitialised_read': 1}),
     ('single_word', 'tso'): (2603, {'no_uninitialised_read': 1}),
     ('single_word', 'pso'): (2603, {'no_uninitialised_read': 1}),
+    ('single_word_nohz', 'sc'): (4912, {'bounded_staleness': 6, 'latency_within_lag': 9, 'no_uninitialised_read': 1}),
+    ('single_word_nohz', 'tso'): (6424, {'bounded_staleness': 7, 'latency_within_lag': 10, 'no_uninitialised_read': 1}),
+    ('single_word_nohz', 'pso'): (6424, {'bounded_staleness': 7, 'latency_within_lag': 10, 'no_uninitialised_read': 1}),
     ('two_words_lo_first', 'sc'): (9541, {'no_torn_read': 9, 'bounded_staleness': 9, 'reader_monotonic': 17, 'cross_reader_monotonic': 13, 'latency_nonnegative': 13, 'latency_within_lag': 13, 'no_uninitialised_read': 2}),
     ('two_words_lo_first', 'tso'): (14627, {'no_torn_read': 12, 'bounded_staleness': 12, 'reader_monotonic': 20, 'cross_reader_monotonic': 16, 'latency_nonnegative': 16, 'latency_within_lag': 16, 'no_uninitialised_read': 2}),
     ('two_words_lo_first', 'pso'): (17279, {'no_torn_read': 12, 'bounded_staleness': 12, 'reader_monotonic': 20, 'cross_reader_monotonic': 16, 'latency_nonnegative': 16, 'latency_within_lag': 16, 'no_uninitialised_read': 2}),
@@ -79,7 +82,7 @@ CASES = [(v.name, mm) for v in TIMER.variants for mm in v.memory_models]
 
 def test_every_case_is_pinned() -> None:
     assert sorted(CASES) == sorted(PINNED)
-    assert len(TIMER.variants) == 14
+    assert len(TIMER.variants) == 15
 
 
 @pytest.mark.parametrize(("variant", "mm"), CASES)
@@ -176,6 +179,35 @@ def test_only_hyperv_refuses_pre_initialisation_contents() -> None:
     assert refuse == {"hyperv", "hyperv_no_skip", "two_writers"}  # two_writers: preinit
 
 
+@pytest.mark.parametrize(("lag", "states", "violated"), [
+    (1, 4912, {"bounded_staleness": 6, "latency_within_lag": 9}),
+    (2, 3439, {}),
+])
+def test_nohz_catch_up_needs_a_lag_bound_of_k(lag: int, states: int,
+                                               violated: dict[str, int]) -> None:
+    """K = 2 ticks per publish: P2 and P6 fail against lag 1 and hold again at lag 2."""
+    spec = TIMER.spec("single_word_nohz")
+    params = {**TIMER.params_for("single_word_nohz", unbounded=False), "lag": lag}
+    g = explore(compile_spec(spec, params, "sc"))
+    assert len(g) == states
+    for prop in ("bounded_staleness", "latency_within_lag", "no_torn_read",
+                 "reader_monotonic", "latency_nonnegative", "wrap_safe_latency"):
+        v = check(g, prop)
+        assert (v.depth if v.status is Status.VIOLATED else None) == violated.get(prop), prop
+    stale = check(g, "bounded_staleness").trace
+    if stale is not None:  # the reader's value is two ticks behind the true time
+        last, reader = stale.steps[-1].state, stale.steps[-1].process
+        assert (last["now"] - last[f"{reader}.a"]) % 8 == 2
+
+
+def test_one_tick_per_publish_keeps_the_periodic_spec() -> None:
+    """burst = 1 builds exactly the spec without catch-up steps (the pinned counts)."""
+    assert TimerKnobs().burst == 1
+    assert [s.label for s in build(TimerKnobs()).process("W").steps][-2:] == ["irq", "off"]
+    nohz = [s.label for s in build(TimerKnobs(burst=3)).process("W").steps]
+    assert nohz[-5:] == ["irq", "add1", "add2", "add3", "off"]
+
+
 def test_sequence_aba_needs_a_narrow_version() -> None:
     assert PINNED[("seqlock_aba", "sc")][1]["no_sequence_aba"] == 22
     assert "no_sequence_aba" not in PINNED[("seqlock", "pso")][1]
@@ -217,6 +249,7 @@ def test_every_variant_validates_and_cites_its_source() -> None:
         (TimerKnobs(lo_bits=3), "lo_bits"),
         (TimerKnobs(writers=3), "writers"),
         (TimerKnobs(start=0), "start"),
+        (TimerKnobs(burst=0), "burst"),
     ],
 )
 def test_bad_knobs_are_refused(knobs: TimerKnobs, message: str) -> None:
