@@ -111,6 +111,7 @@ class Rig:
         self.region = Region.create(self.path, opts.capacity)
         self.acc = TesterAccess(self.region, self.bells)
         self.child: Child | None = None
+        self.helpers: list[Child] = []  # e.g. the C peer engine
 
     def launch(self, argv: Sequence[str], extra: dict[str, str] | None = None) -> Child:
         env = self.opts.env()
@@ -125,8 +126,8 @@ class Rig:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.child is not None:
-            self.child.close()
+        for proc in [*self.helpers, *([self.child] if self.child else [])]:
+            proc.close()
         self.region.close()
         self.bells.close()
         self.path.unlink(missing_ok=True)

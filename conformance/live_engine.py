@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from intervm.conformance import engine
-from intervm.conformance.handoff import EXIT_DONE, Child
+from intervm.conformance.handoff import EXIT_DONE, EXIT_PEER_TIMEOUT, EXIT_VIOLATION, Child
 from intervm.conformance.live import (
     Options,
     Rig,
@@ -62,11 +62,12 @@ def merge(engine_cases: Sequence[Case], python_cases: Sequence[Case]) -> list[Ca
     return out + list(by_name.values())
 
 
-def _watch(rig: Rig, eng: Child, t0: float, limit_s: float, who: str) -> tuple[str | None, float]:
-    """Sample the lost-wakeup bad state every 2 ms while the engine runs."""
+def _watch(rig: Rig, eng: Child, child: Child, t0: float, limit_s: float, who: str
+           ) -> tuple[str | None, float]:
+    """Sample the lost-wakeup bad state every 2 ms while the engine and the binary run."""
     dog = Watchdog(rig.opts.watchdog_s)
     acc = rig.acc
-    while eng.alive() and time.monotonic() - t0 < limit_s:
+    while eng.alive() and child.alive() and time.monotonic() - t0 < limit_s:
         flag, head, tail = acc.load("flag"), acc.load("head"), acc.load("tail")
         now = time.monotonic()
         bad = flag == L.FLAG_SLEEPING and head != tail and not rig.bells.pending("irq")
@@ -77,9 +78,13 @@ def _watch(rig: Rig, eng: Child, t0: float, limit_s: float, who: str) -> tuple[s
     return None, 0.0
 
 
-def _stop_engine(rig: Rig, eng: Child, finding: str | None, stall_s: float) -> list[str]:
-    """Rescue the sleeper after a finding, let the engine report, return its lines."""
-    if finding is not None:
+def _stop_engine(rig: Rig, eng: Child, child: Child, finding: str | None, stall_s: float
+                 ) -> list[str]:
+    """Rescue the sleeper after a finding, let the engine report, return its lines.
+    If the binary died there is no one to wait for: the engine is ended at once."""
+    if not child.alive():
+        eng.proc.kill()
+    elif finding is not None:
         rig.acc.notify("irq")
         if eng.alive():
             eng.proc.send_signal(signal.SIGUSR1)
@@ -87,10 +92,11 @@ def _stop_engine(rig: Rig, eng: Child, finding: str | None, stall_s: float) -> l
     return [text for _, text in eng.snapshot()]
 
 
-def _engine_trouble(role: str, eng: Child, lines: list[str], secs: float) -> Case | None:
+def _engine_trouble(role: str, eng: Child, child: Child, lines: list[str], secs: float
+                    ) -> Case | None:
     """An ERROR case if the engine itself broke (never a verdict on the binary)."""
     code = eng.proc.returncode
-    if code in (0, 3, 5) and lines:
+    if (code in (0, 3, 5) and lines) or not child.alive():
         return None
     return Case(f"{role}/engine", Outcome.ERROR, secs,
                 f"the C peer engine ended with status {code} and "
@@ -103,6 +109,7 @@ def _launch_engine(rig: Rig, mode: str, exe: str, ms: int, count: int, child: Ch
     cmd = engine.argv(Path(exe), mode, rig.path, rig.bells.fds, rig.opts.seed, ms, count,
                       rig.region.layout, stall_ms)
     eng = Child(cmd, {}, list(rig.bells.fds.values()))
+    rig.helpers.append(eng)  # closed with the rig, whatever happens
     engine.pin(eng.pid, child.pid)
     return eng
 
@@ -122,9 +129,9 @@ def consumer_with_engine(rig: Rig, argv: Sequence[str], exe: str) -> list[Case]:
     t0 = time.monotonic()
     tail0 = acc.load("tail")
     eng = _launch_engine(rig, "producer", exe, int(opts.seconds * 1000), opts.requests, child)
-    finding, found_at = _watch(rig, eng, t0, opts.seconds + stall_s + 2.0, "consumer")
-    lines = _stop_engine(rig, eng, finding, stall_s)
-    trouble = _engine_trouble("consumer", eng, lines, time.monotonic() - t0)
+    finding, found_at = _watch(rig, eng, child, t0, opts.seconds + stall_s + 2.0, "consumer")
+    lines = _stop_engine(rig, eng, child, finding, stall_s)
+    trouble = _engine_trouble("consumer", eng, child, lines, time.monotonic() - t0)
     done = engine.parse_done(lines[-1]) if lines else None
     problem = next((t for t in lines if t.startswith("violation")), None)
     stall = next((t for t in lines if t.startswith("stall")), None)
@@ -142,8 +149,8 @@ def consumer_with_engine(rig: Rig, argv: Sequence[str], exe: str) -> list[Case]:
     ex = child.finish(opts.timeout_ms / 1000 + 3.0)
     secs = time.monotonic() - t0
     rep = parse_report(child.snapshot())
-    if not rep.consumed and not published and ex.signal is None and not ex.hung \
-            and ex.code != EXIT_DONE:
+    early = ex.code not in (EXIT_DONE, EXIT_VIOLATION, EXIT_PEER_TIMEOUT)
+    if not rep.consumed and ex.signal is None and not ex.hung and (early or not published):
         return [startup_error("consumer", ex, child, secs)]
     final_head, final_tail = acc.load("head"), acc.load("tail")
     if problem is None and final_head != final_tail and ex.code == EXIT_DONE:
@@ -175,9 +182,9 @@ def producer_with_engine(rig: Rig, argv: Sequence[str], exe: str) -> list[Case]:
     child = rig.launch(argv)
     t0 = time.monotonic()
     eng = _launch_engine(rig, "consumer", exe, int(opts.seconds * 1000), 0, child)
-    finding, found_at = _watch(rig, eng, t0, opts.seconds + stall_s + 2.0, "tester's engine")
-    lines = _stop_engine(rig, eng, finding, stall_s)
-    trouble = _engine_trouble("producer", eng, lines, time.monotonic() - t0)
+    finding, found_at = _watch(rig, eng, child, t0, opts.seconds + stall_s + 2.0, "tester's engine")
+    lines = _stop_engine(rig, eng, child, finding, stall_s)
+    trouble = _engine_trouble("producer", eng, child, lines, time.monotonic() - t0)
     done = engine.parse_done(lines[-1]) if lines else None
     problem = next((t for t in lines if t.startswith("violation")), None)
     got = [int(t.split()[1]) for t in lines if t.startswith("consumed ")]
@@ -203,13 +210,13 @@ def producer_with_engine(rig: Rig, argv: Sequence[str], exe: str) -> list[Case]:
     if seq is None and not stopped and finding is None:
         seq = f"the stop request never arrived after {len(got)} ids"
     stats = done or {}
-    sleeps = stats.get("sleeps", 0)
+    sleeps, arms = stats.get("sleeps", 0), stats.get("arms", 0)
     rings = max(0, stats.get("rings", 0) - rig.bells.sent.get("irq", 0))
-    budget = 2 * sleeps + 1
+    budget = 2 * arms + 1
     budget_case = (
         Case("producer/notification_budget", Outcome.PASS if rings <= budget else Outcome.FAIL,
-             secs, f"{rings} irq rings for {sleeps} SLEEPING transitions (budget 2*sleeps+1 = "
-                   f"{budget}; capacity-1 ring)")
+             secs, f"{rings} irq rings for {arms} SLEEPING stores, {sleeps} of them slept "
+                   f"(budget 2*stores+1 = {budget}; capacity-1 ring)")
         if done else
         Case("producer/notification_budget", Outcome.ERROR if finding is None else Outcome.PASS,
              secs, "not measured: the C engine did not report its counts"
