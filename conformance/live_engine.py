@@ -78,7 +78,7 @@ def _watch(rig: Rig, eng: Child, child: Child, t0: float, limit_s: float, who: s
     return None, 0.0
 
 
-def _stop_engine(rig: Rig, eng: Child, child: Child, finding: str | None, stall_s: float
+def _stop_engine(rig: Rig, eng: Child, child: Child, finding: str | None, finish_s: float
                  ) -> list[str]:
     """Rescue the sleeper after a finding, let the engine report, return its lines.
     If the binary died there is no one to wait for: the engine is ended at once."""
@@ -88,7 +88,7 @@ def _stop_engine(rig: Rig, eng: Child, child: Child, finding: str | None, stall_
         rig.acc.notify("irq")
         if eng.alive():
             eng.proc.send_signal(signal.SIGUSR1)
-    eng.finish(stall_s + 3.0)
+    eng.finish(finish_s)
     return [text for _, text in eng.snapshot()]
 
 
@@ -130,7 +130,7 @@ def consumer_with_engine(rig: Rig, argv: Sequence[str], exe: str) -> list[Case]:
     tail0 = acc.load("tail")
     eng = _launch_engine(rig, "producer", exe, int(opts.seconds * 1000), opts.requests, child)
     finding, found_at = _watch(rig, eng, child, t0, opts.seconds + stall_s + 2.0, "consumer")
-    lines = _stop_engine(rig, eng, child, finding, stall_s)
+    lines = _stop_engine(rig, eng, child, finding, stall_s + 3.0)
     trouble = _engine_trouble("consumer", eng, child, lines, time.monotonic() - t0)
     done = engine.parse_done(lines[-1]) if lines else None
     problem = next((t for t in lines if t.startswith("violation")), None)
@@ -183,7 +183,9 @@ def producer_with_engine(rig: Rig, argv: Sequence[str], exe: str) -> list[Case]:
     t0 = time.monotonic()
     eng = _launch_engine(rig, "consumer", exe, int(opts.seconds * 1000), 0, child)
     finding, found_at = _watch(rig, eng, child, t0, opts.seconds + stall_s + 2.0, "tester's engine")
-    lines = _stop_engine(rig, eng, child, finding, stall_s)
+    # the engine drains to the stop request after the racing ends: give it that long
+    lines = _stop_engine(rig, eng, child, finding,
+                         opts.seconds + opts.timeout_ms / 1000 + stall_s + 3.0)
     trouble = _engine_trouble("producer", eng, child, lines, time.monotonic() - t0)
     done = engine.parse_done(lines[-1]) if lines else None
     problem = next((t for t in lines if t.startswith("violation")), None)
@@ -195,8 +197,10 @@ def producer_with_engine(rig: Rig, argv: Sequence[str], exe: str) -> list[Case]:
             co.enter_consumer(acc)
             until = time.monotonic() + opts.seconds + opts.timeout_ms / 1000
             while not stopped and child.alive() and time.monotonic() < until:
+                before = len(got)
                 stopped = co.drain(acc, cst, lambda r: got.append(r.request_id))
-                time.sleep(0.0005)
+                if len(got) == before:  # idle: nap; busy (capacity 1): go straight on
+                    time.sleep(0.0005)
             stopped = stopped or co.drain(acc, cst, lambda r: got.append(r.request_id))
     except ProtocolViolation as exc:
         problem = str(exc)

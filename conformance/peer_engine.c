@@ -22,7 +22,9 @@
  * re-check tail) at a learnt moment after the producer leaves its pwait wait, i.e.
  * just as it publishes: its flag load is then racing with our SLEEPING store.
  * Both wait for the peer to catch up; if it does not within STALL_MS the engine
- * reports `stall` and exits, leaving the bad state for Python's watchdog.
+ * reports `stall` and exits, leaving the bad state for Python's watchdog. SIGUSR1
+ * (sent after a finding) or the end of MS stops the racing; the consumer then
+ * drains plainly to the stop request so the producer under test can finish.
  *
  * stdout, one line each: `consumed ID` (consumer), then `done K=V ...`, or
  * `violation FIELD VALUE WHY` (exit 3), or `stall ...` (exit 5).
@@ -333,6 +335,16 @@ static int play_consumer(void) {
         }
         got_rings += take(irq_fd);
         ST(o_flag, ACTIVE);
+    }
+    /* time is up or a lost wakeup was found: stop racing, consume plainly to the stop
+     * request (no sleeping, so the producer never needs to ring), until it goes idle */
+    for (uint64_t idle = now_ns(); !stopped;) {
+        uint32_t before = c_head;
+        drain();
+        if (!stopped) check_pwait();
+        if (c_head != before) idle = now_ns();
+        else if (now_ns() - idle > stall_ns) break;
+        else relax();
     }
     printf("done sleeps %" PRIu64 " arms %" PRIu64 " rings %" PRIu64 " chases %" PRIu64
            " stopped %d\n", sleeps, arms, got_rings, chases, stopped);

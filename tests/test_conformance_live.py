@@ -38,8 +38,6 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def verdicts(role: str, binary: Path, **kw: object) -> dict[str, Outcome]:
     report = run_live([str(binary)], Options(role=role, **kw))  # type: ignore[arg-type]
-    bad = [c for c in report.cases if c.outcome is not Outcome.PASS]
-    print(bad)
     return {c.name.split("/", 1)[1]: c.outcome for c in report.cases}
 
 
