@@ -20,6 +20,7 @@ ValueError: role 'sender' is not one of producer, consumer, timer-writer, timer-
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import mmap
 import random
@@ -65,7 +66,9 @@ M32 = 0xFFFF_FFFF
 @dataclass(frozen=True)
 class Options:
     """One live run. ``seconds`` bounds the adversarial phase; ``watchdog_s`` is how long
-    the lost-wakeup bad state must hold; ``timeout_ms`` is handed to the binary."""
+    the lost-wakeup bad state must hold; ``timeout_ms`` is handed to the binary.
+    ``engine``: producer/consumer roles first run against the C peer engine
+    (:mod:`intervm.conformance.live_engine`), each part getting half of ``seconds``."""
 
     role: str
     requests: int = 3000
@@ -77,6 +80,7 @@ class Options:
     watchdog_s: float = 0.3
     timeout_ms: int = 2000
     latency_bound_s: float = 1.0
+    engine: bool = True
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -107,6 +111,7 @@ class Rig:
         self.region = Region.create(self.path, opts.capacity)
         self.acc = TesterAccess(self.region, self.bells)
         self.child: Child | None = None
+        self.helpers: list[Child] = []  # e.g. the C peer engine
 
     def launch(self, argv: Sequence[str], extra: dict[str, str] | None = None) -> Child:
         env = self.opts.env()
@@ -121,8 +126,8 @@ class Rig:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.child is not None:
-            self.child.close()
+        for proc in [*self.helpers, *([self.child] if self.child else [])]:
+            proc.close()
         self.region.close()
         self.bells.close()
         self.path.unlink(missing_ok=True)
@@ -599,8 +604,22 @@ def timer_writer_under_test(rig: Rig, argv: Sequence[str]) -> list[Case]:
 
 
 def run_live(argv: Sequence[str], opts: Options) -> Report:
-    """Check the binary ``argv`` in ``opts.role`` once; ``HandoffError`` if it cannot start."""
+    """Check the binary ``argv`` in ``opts.role``; ``HandoffError`` if it cannot start.
+
+    Producer and consumer binaries are run twice when ``opts.engine``: against the C
+    peer engine, then (unless that already failed) against the Python adversary; the
+    cases are merged by name.
+    """
     check_binary(argv)
+    first: list[Case] = []
+    if opts.engine and opts.role in ("consumer", "producer"):
+        from intervm.conformance.live_engine import engine_run, merge
+
+        opts = dataclasses.replace(opts, seconds=opts.seconds / 2)
+        first = engine_run(argv, opts)
+        broken = any(c.outcome is Outcome.FAIL or c.name.endswith("/start") for c in first)
+        if broken:
+            return Report(f"intervm conformance run --role {opts.role}", tuple(first))
     with Rig(opts) as rig:
         match opts.role:
             case "consumer":
@@ -613,4 +632,6 @@ def run_live(argv: Sequence[str], opts: Options) -> Report:
                 cases = timer_writer_under_test(rig, argv)
             case _:
                 raise AssertionError(opts.role)
+    if first:
+        cases = merge(first, cases)
     return Report(f"intervm conformance run --role {opts.role}", tuple(cases))

@@ -79,7 +79,7 @@ class Region:
             load, store, add = _ops(self._view, f.size)
             slot = _Slot(f.offset, f.count, f.stride, 1 << (8 * f.size), load, store, add)
             slots[f.name] = slot
-            if f.count == 1:
+            if not f.stride:
                 self._load0[f.name] = functools.partial(load, f.offset, atomicshm.ACQUIRE)
                 self._store0[f.name] = slot
         self._slots = slots
@@ -142,10 +142,10 @@ class Region:
         if s is None:
             raise KeyError(f"region {self.path}: layout v{self.layout.version} has no field {field!r}")
         if index is None:
-            if s.count != 1:
+            if s.stride:  # an array, even of capacity 1
                 raise IndexError(f"field {field!r} is an array: pass an index in 0..{s.count - 1}")
             return s, s.offset
-        if not 0 <= index < s.count or s.count == 1:
+        if not 0 <= index < s.count or not s.stride:
             raise IndexError(
                 f"field {field!r}: index {index} is outside 0..{s.count - 1}; "
                 "reduce ring positions modulo the capacity"

@@ -41,6 +41,9 @@ class _Run(OneLineErrors):
               help="Seconds the lost-wakeup bad state must hold to fail.")
 @click.option("--timeout-ms", type=click.IntRange(50, 600_000), default=2000, show_default=True,
               help="Bound handed to the binary for its waits (INTERVM_TIMEOUT_MS).")
+@click.option("--engine/--no-engine", default=True, show_default=True,
+              help="Producer/consumer roles: also race the binary with the C peer engine "
+                   "(built with cc on first use; catches missing fences).")
 @click.option("--hostile", is_flag=True, help="Also run the hostile-peer suite.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report as JSON.")
@@ -48,12 +51,13 @@ class _Run(OneLineErrors):
               help="Write the report as JUnit XML.")
 @click.argument("binary", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(role: str, requests: int, seconds: float, seed: int, capacity: int, watchdog: float,
-        timeout_ms: int, hostile: bool, json_out: Path | None, junit: Path | None,
+        timeout_ms: int, engine: bool, hostile: bool, json_out: Path | None, junit: Path | None,
         binary: tuple[str, ...]) -> None:
     """Test BINARY (after --) in ROLE over a real shared region; intervm plays the peer."""
     try:
         opts = Options(role=role, requests=requests, seconds=seconds, seed=seed,
-                       capacity=capacity, watchdog_s=watchdog, timeout_ms=timeout_ms)
+                       capacity=capacity, watchdog_s=watchdog, timeout_ms=timeout_ms,
+                       engine=engine)
     except ValueError as exc:
         raise OneLineUsageError(str(exc), 2) from None
     try:
