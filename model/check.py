@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, assert_never
 
 from intervm.model.bmc import bmc
 from intervm.model.chc import spacer
@@ -77,6 +77,32 @@ class Cell:
     def matches(self) -> bool:
         """True when the verdict says what the variant declares (UNKNOWN never does)."""
         return self.verdict is None or self.verdict.agrees_with(self.expected)
+
+    def short_text(self, *, with_scope: bool = True) -> str:
+        """The verdict in a few characters, for a matrix cell (``with_scope``: name the
+        finite scope of a PROVED that is not for all parameters)."""
+        v = self.verdict
+        if v is None:
+            return "—"
+        match v.status:
+            case Status.PROVED if self.kind == "sometimes":
+                return f"REACHED {v.depth}" if v.depth is not None else "REACHABLE ∀"
+            case Status.PROVED:
+                if v.scope.startswith("for all"):
+                    return "PROVED ∀"
+                return f"PROVED {v.scope}" if with_scope else "PROVED"
+            case Status.HOLDS:
+                return "HOLDS"
+            case Status.BOUNDED:
+                return f"HOLDS ≤{v.depth}"
+            case Status.VIOLATED if self.kind == "sometimes":
+                return "UNREACHABLE"
+            case Status.VIOLATED:
+                return f"VIOLATED {v.depth}" if v.depth is not None else "VIOLATED"
+            case Status.UNKNOWN:
+                return "UNKNOWN"
+            case _:
+                assert_never(v.status)
 
     def to_dict(self) -> dict[str, Any]:
         v = self.verdict

@@ -71,28 +71,6 @@ def explain(cell: Cell, system: System, spec: Spec | None) -> Explained:
                      trace_html(trace, system))
 
 
-def cell_text(cell: Cell) -> str:
-    """The verdict in a few characters, for the matrix."""
-    v = cell.verdict
-    if v is None:
-        return "—"
-    match v.status:
-        case Status.PROVED if cell.kind == "sometimes":
-            return f"REACHED {v.depth}" if v.depth is not None else "REACHABLE ∀"
-        case Status.PROVED:
-            return "PROVED ∀" if v.scope.startswith("for all") else "PROVED"
-        case Status.HOLDS:
-            return "HOLDS"
-        case Status.BOUNDED:
-            return f"HOLDS ≤{v.depth}"
-        case Status.VIOLATED if cell.kind == "sometimes":
-            return "UNREACHABLE"
-        case Status.VIOLATED:
-            return f"VIOLATED {v.depth}" if v.depth is not None else "VIOLATED"
-        case Status.UNKNOWN:
-            return "UNKNOWN"
-
-
 def trace_html(trace: Trace, system: System) -> str:
     """The two-column interleaving (one column per process, then memory) as a table."""
     head = ["#", *system.processes, "shared memory"]
@@ -149,7 +127,7 @@ def _matrix_cell(cell: Cell | None, shown: set[str]) -> str:
     cls = {Status.PROVED: "ok", Status.HOLDS: "ok", Status.BOUNDED: "bounded",
            Status.VIOLATED: "bad", Status.UNKNOWN: "unknown"}[v.status]
     mark = '<span class="yes">✓</span>' if cell.matches else '<span class="no">✗</span>'
-    text = escape(cell_text(cell))
+    text = escape(cell.short_text(with_scope=False))
     if anchor(cell) in shown:
         text = f'<a href="#{anchor(cell)}">{text}</a>'
     tip = escape(f"{v.text} by {v.engine} in {v.seconds:.2f}s; declared {cell.expected}"
@@ -198,7 +176,7 @@ def _no_run(c: Cell) -> str:
     why = ("no reachable state satisfies it (exhaustive search)" if c.kind == "sometimes"
            else v.reason or "the engine reported no run")
     return (f"<li><b>{escape(c.protocol)}/{escape(c.variant)} {escape(c.memory_model.upper())} "
-            f"{escape(c.prop)}</b>: {escape(cell_text(c))} — {escape(why)}"
+            f"{escape(c.prop)}</b>: {escape(c.short_text(with_scope=False))} — {escape(why)}"
             f"{'' if c.matches else ' (✗ declared ' + escape(c.expected) + ')'}</li>")
 
 

@@ -56,35 +56,13 @@ def _cell_text(cell: Cell) -> Text:
     }[v.status]
     mark = "✓ " if cell.matches else "✗ "
     t = Text(mark, style="bold green" if cell.matches else "bold red")
-    t.append(short_text(cell), style=style)
+    t.append(cell.short_text(), style=style)
     t.append(f"\n{v.engine} {v.seconds:.2f}s", style="dim")
     if v.status is Status.UNKNOWN:
         t.append(f"\n{v.reason[:40]}", style="magenta")
     if not cell.matches:
         t.append(f"\nexpected {cell.expected}", style="bold red")
     return t
-
-
-def short_text(cell: Cell) -> str:
-    """The verdict in a few characters, for the matrix."""
-    v = cell.verdict
-    if v is None:
-        return "—"
-    match v.status:
-        case Status.PROVED if cell.kind == "sometimes":
-            return f"REACHED {v.depth}" if v.depth is not None else "REACHABLE ∀"
-        case Status.PROVED:
-            return "PROVED ∀" if v.scope.startswith("for all") else f"PROVED {v.scope}"
-        case Status.HOLDS:
-            return "HOLDS"
-        case Status.BOUNDED:
-            return f"HOLDS ≤{v.depth}"
-        case Status.VIOLATED if cell.kind == "sometimes":
-            return "UNREACHABLE"
-        case Status.VIOLATED:
-            return f"VIOLATED {v.depth}" if v.depth is not None else "VIOLATED"
-        case Status.UNKNOWN:
-            return "UNKNOWN"
 
 
 def matrix_tables(cells: list[Cell]) -> list[Table]:
