@@ -65,7 +65,7 @@ REFINED = frozenset({"coalescing"})
 UNREFINED_VARIANTS = frozenset({"event_index", "event_index_wrap", "two_producers",
                                 "producer_clears", "producer_clears_edge"})
 STEPS = {"coalescing": 60, "timer": 80}  # stateful_step_count: enough for a whole run
-MINIMIZE_S = 20.0  # time bound of the schedule-deletion pass after Hypothesis's shrinking
+MINIMIZE_RUNS = 300  # replays the minimizing pass may spend (a count: deterministic)
 BURST = 12  # most accesses one "role R runs" rule performs without another role moving
 
 
@@ -421,20 +421,24 @@ def _attempt(target: Target, plan: Sequence[str]
 
 
 def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], trace: Trace,
-             budget_s: float = MINIMIZE_S) -> tuple[Violation, tuple[str, ...], Trace]:
+             budget: int = MINIMIZE_RUNS) -> tuple[Violation, tuple[str, ...], Trace]:
     """Shorten a failing schedule beyond Hypothesis's shrinking (replays are
     deterministic): greedily delete runs of 8, 4, 2 and 1 decisions, keeping a deletion
     whenever the shorter schedule still violates the same property; at a fixpoint, swap
     two adjacent decisions of different roles (the failure may then come earlier, or a
     deletion become possible) and delete again. Stops when neither helps or after
-    ``budget_s`` seconds."""
+    ``budget`` replays (a count, not a time, so the result is deterministic)."""
     best = [c.split(":", 1)[0] for c in schedule]
     found = (violation, schedule, trace)
-    deadline = time.perf_counter() + budget_s
+    left = [budget]
     seen = {tuple(best)}
+
+    def more() -> bool:
+        return left[0] > 0
 
     def accept(cand: list[str]) -> bool:
         nonlocal best, found
+        left[0] -= 1
         got = _attempt(target, cand)
         if got is None or got[0].prop != violation.prop:
             return False
@@ -446,17 +450,17 @@ def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], tr
         shorter = False
         for size in (8, 4, 2, 1):
             i = len(best) - size
-            while i >= 0 and time.perf_counter() < deadline:
+            while i >= 0 and more():
                 if accept(best[:i] + best[i + size:]):
                     shorter = True
                 i = min(i, len(best)) - 1
         return shorter
 
-    while time.perf_counter() < deadline:
+    while more():
         delete_all()
         length = len(best)
         for i in range(len(best) - 2, -1, -1):
-            if time.perf_counter() >= deadline:
+            if not more():
                 break
             if i + 1 >= len(best):
                 continue
