@@ -113,6 +113,15 @@ def test_refinement_catches_the_missing_producer_fence() -> None:
     assert "P's next spec step is 'pfence" in r.finding.detail
 
 
+def test_timer_refinement_passes_the_reference_and_catches_the_odd_read() -> None:
+    r = run_tester(REFERENCE_TIMER, "sc", max_examples=40)
+    assert r.passed and r.examples >= 40
+    r = run_tester(by_name("timer/seqlock_no_odd_check"), "sc", max_examples=100)
+    assert r.finding is not None and r.finding.prop == "refines_spec"
+    assert len(r.finding.schedule) == 3
+    assert "S's next spec step is 'seq: s1 := load seq" in r.finding.detail
+
+
 def test_failure_replays_from_its_saved_trace() -> None:
     impl = by_name("coalescing/no_recheck")
     r = run_tester(impl, "sc", max_examples=300, refine=False)
@@ -167,11 +176,11 @@ def test_cli_user_impl_passes_and_broken_fails_with_reports(tmp_path: Path) -> N
     assert bad.exit_code == 1, bad.output
     d = json.loads(js.read_text())
     assert d["counts"] == {"pass": 0, "fail": 1, "error": 0}
-    assert d["cases"][0]["trace"]["property"] == "no_torn_read"
+    assert d["cases"][0]["trace"]["property"] == "refines_spec"  # timer refinement
     assert 'failures="1"' in xml.read_text()
     rep = runner.invoke(inprocess, ["examples.inprocess_seqlock:BROKEN", "--replay",
                                     str(save)])
-    assert rep.exit_code == 1 and "reproduced: no_torn_read" in rep.output
+    assert rep.exit_code == 1 and "reproduced: refines_spec" in rep.output
 
 
 @pytest.mark.parametrize(("args", "message"), [
