@@ -2,9 +2,10 @@
 from the spec drives a Python implementation's real code.
 
 :func:`machine_for` builds a ``RuleBasedStateMachine`` (nobody subclasses anything):
-one rule per spec process ("role R performs its next shared access"), one "flush R's
-oldest buffered store" rule per role under TSO/PSO, and one invariant per checked
-property. Hypothesis chooses the schedule and shrinks a failure to a short one;
+one rule per spec process ("role R performs its next shared access"), one burst rule
+per process ("R runs for n accesses"), one "flush R's oldest buffered store" rule per
+role under TSO/PSO, and one invariant per checked property. Hypothesis chooses the
+schedule and shrinks a failure, and :func:`minimize` shortens it further;
 :func:`test` returns it in the one trace form, and :func:`replay` re-runs exactly
 that schedule.
 
