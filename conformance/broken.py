@@ -14,23 +14,134 @@ counterexample of that variant.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from intervm.conformance.implementation import (
     M32,
     Implementation,
     coalescing_roles,
     timer_roles,
 )
+from intervm.conformance.sched import Role
 from intervm.impl import coalescing as co
 from intervm.impl.access import Fence, SharedAccess
+from intervm.spec import layout as L
 from intervm.spec.errors import ParamError
 
-ONE = {"requests": 1}  # one request shows every lost wake-up (the checker needs no more)
+RoleMaker = Callable[[Mapping[str, int]], dict[str, Role]]
+
+ONE = {"requests": 1}
+# two requests in a ring of two: the producer finishes after one unchecked window of
+# 2^1, so the run ends where the oracle can judge it (a producer polling a full ring
+# never finishes, and "it would have kicked next" is not observable from outside)
+EVENT_WRAP = {"capacity": 2, "requests": 2}  # one request shows every lost wake-up (the checker needs no more)
 
 
 def _co(variant: str, knobs: co.Variant, doc: str, *,
         doorbells: dict[str, bool] | None = None) -> Implementation:
     return Implementation(f"coalescing/{variant}", "coalescing", coalescing_roles(knobs), doc,
                           variant, ONE, doorbells or {})
+
+
+# ------------------------------------------------------------ event index (Xen/virtio)
+def event_index_roles(bits: int) -> RoleMaker:
+    """A virtio-style event-index ring with ``bits``-bit event indices and *no* forced
+    kick: the producer adds requests while the ring has room and checks
+    ``need_event(event, new, old)`` only when the ring is full or it has nothing left
+    to add. After 2^bits unchecked requests the window wraps and need_event says no."""
+    mask = (1 << bits) - 1
+
+    def make(params: Mapping[str, int]) -> dict[str, Role]:
+        cap, n = params["capacity"], params["requests"]
+
+        def producer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+            tail = old = head = 0
+
+            def kick_check() -> None:
+                nonlocal old
+                acc.fence()
+                event = acc.load("event")
+                if (tail - event - 1) & mask < (tail - old) & mask:  # need_event
+                    acc.notify("irq")
+                old = tail
+
+            for rid in range(1, n + 1):
+                while tail - head >= cap:  # full: kick for what is unchecked, then poll
+                    if tail != old:
+                        kick_check()
+                    head = acc.load("head")
+                acc.store("slot_id", rid, tail % cap)
+                acc.fence(Fence.STORE)
+                tail += 1
+                acc.store("tail", tail)
+            if tail != old:
+                kick_check()
+
+        def consumer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+            head = 0
+            while True:
+                while (tail := acc.load("tail")) != head:
+                    while head != tail:
+                        emit(acc.load("slot_id", head % cap))
+                        head += 1
+                        acc.store("head", head)
+                    if head >= n:
+                        return
+                acc.store("event", head & mask)  # doorbell at the next request
+                acc.fence()
+                if acc.load("tail") == head:
+                    acc.wait("irq", 1.0)
+
+        return {"P": producer, "C": consumer}
+
+    return make
+
+
+# ------------------------------------------------------------ two producers
+def producer_clears_roles() -> RoleMaker:
+    """Two producers reserve slots with a fetch-add and publish in reservation order;
+    the producer that sees SLEEPING sets the flag ACTIVE before ringing (Xen's 2005
+    netfront), so the consumer does not clear it on wake-up. ``requests`` is per
+    producer; slot ``t`` carries request ``t + 1``."""
+
+    def make(params: Mapping[str, int]) -> dict[str, Role]:
+        cap, n = params["capacity"], params["requests"]
+
+        def producer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+            for _ in range(n):
+                t = acc.rmw_add("reserve", 1)
+                while t - acc.load("head") >= cap:  # ring full: poll head
+                    pass
+                acc.store("slot_id", t + 1, t % cap)
+                while acc.load("tail") != t:  # earlier reservations publish first
+                    pass
+                acc.fence(Fence.STORE)
+                acc.store("tail", t + 1)
+                acc.fence()
+                if acc.load("flag") == L.FLAG_SLEEPING:
+                    acc.store("flag", L.FLAG_ACTIVE)
+                    acc.notify("irq")
+
+        def consumer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+            head, total = 0, 2 * n
+            while True:
+                while (tail := acc.load("tail")) != head:
+                    while head != tail:
+                        emit(acc.load("slot_id", head % cap))
+                        head += 1
+                        acc.store("head", head)
+                    if head >= total:
+                        return
+                acc.store("flag", L.FLAG_SLEEPING)
+                acc.fence()
+                if acc.load("tail") != head:
+                    acc.store("flag", L.FLAG_ACTIVE)
+                    continue
+                acc.wait("irq", 1.0)  # woken: the producer already set ACTIVE
+
+        return {"P1": producer, "P2": producer, "C": consumer}
+
+    return make
 
 
 # ------------------------------------------------------------ timer writers and readers
@@ -151,6 +262,12 @@ BROKEN: tuple[Implementation, ...] = (
     _co("no_publish_fence", co.Variant(),
         "the correct code, which relies on release stores, with plain (PSO) stores: no "
         "store fence between the slot and tail"),
+    Implementation("coalescing/event_index_wrap", "coalescing", event_index_roles(1),
+                   "event index with 1-bit indices and no forced kick before a window of "
+                   "2 unchecked requests", "event_index_wrap", EVENT_WRAP),
+    Implementation("coalescing/producer_clears_edge", "coalescing", producer_clears_roles(),
+                   "two producers; the one that sees SLEEPING sets ACTIVE, then rings an "
+                   "edge doorbell", "producer_clears_edge", doorbells={"irq": False}),
     _tm("two_words_lo_first", w_lo_first, r_plain, "two words, low first, plain loads"),
     _tm("two_words_hi_first", w_hi_first, r_plain, "two words, high first, plain loads"),
     _tm("hi_lo_hi_two_stores", w_lo_first, r_hi_lo_hi,

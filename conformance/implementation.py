@@ -105,8 +105,11 @@ class CoalescingOracle:
             case "no_lost_wakeup":
                 op = run.pending("C")
                 prods = [p for p in self.producers if p in run.roles]
+                # idle as the spec's property says: finished, or not started (a second
+                # producer that has not reserved yet: at its spec step "idle")
+                started = {a.role for a in run.log}
                 if (op is None or op.kind != "wait" or run.pending_irq.get(op.field, False)
-                        or not all(run.finished(p) for p in prods)):
+                        or not all(run.finished(p) or p not in started for p in prods)):
                     return None
                 published = run.read("tail")
                 if published > len(delivered):
