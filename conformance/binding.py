@@ -20,7 +20,7 @@ each choice.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from intervm.spec import layout as L
 from intervm.spec.errors import TraceError
@@ -187,6 +187,15 @@ TIMER = Binding(
     # doorbells (S.send, S.back and the completer C) are the spec's environment.
     silent_steps=frozenset({"W.iret"}),
     silent_doorbells=frozenset({"req", "cpl"}),
+)
+
+# The in-process tester runs the spec's three timer processes, with the request and
+# completion doorbells as real accesses: every role is checked, doorbells included.
+TIMER_ROLES = replace(
+    TIMER,
+    processes=(("writer", "W"), ("submitter", "S"), ("completer", "C")),
+    doorbells=(("req", "req"), ("cpl", "cpl")),
+    silent_doorbells=frozenset(),
 )
 
 BINDINGS = {"coalescing": COALESCING, "timer": TIMER}

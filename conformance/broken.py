@@ -18,11 +18,13 @@ from collections.abc import Callable, Mapping
 
 from intervm.conformance.implementation import (
     M32,
+    START,
     Implementation,
     coalescing_roles,
+    latency64,
     timer_roles,
 )
-from intervm.conformance.sched import Role
+from intervm.conformance.sched import Emit, Role
 from intervm.impl import coalescing as co
 from intervm.impl.access import Fence, SharedAccess
 from intervm.spec import layout as L
@@ -54,7 +56,7 @@ def event_index_roles(bits: int) -> RoleMaker:
     def make(params: Mapping[str, int]) -> dict[str, Role]:
         cap, n = params["capacity"], params["requests"]
 
-        def producer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+        def producer(acc: SharedAccess, emit: Emit) -> None:
             tail = old = head = 0
 
             def kick_check() -> None:
@@ -77,7 +79,7 @@ def event_index_roles(bits: int) -> RoleMaker:
             if tail != old:
                 kick_check()
 
-        def consumer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+        def consumer(acc: SharedAccess, emit: Emit) -> None:
             head = 0
             while True:
                 while (tail := acc.load("tail")) != head:
@@ -107,7 +109,7 @@ def producer_clears_roles() -> RoleMaker:
     def make(params: Mapping[str, int]) -> dict[str, Role]:
         cap, n = params["capacity"], params["requests"]
 
-        def producer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+        def producer(acc: SharedAccess, emit: Emit) -> None:
             for _ in range(n):
                 t = acc.rmw_add("reserve", 1)
                 while t - acc.load("head") >= cap:  # ring full: poll head
@@ -122,7 +124,7 @@ def producer_clears_roles() -> RoleMaker:
                     acc.store("flag", L.FLAG_ACTIVE)
                     acc.notify("irq")
 
-        def consumer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+        def consumer(acc: SharedAccess, emit: Emit) -> None:
             head, total = 0, 2 * n
             while True:
                 while (tail := acc.load("tail")) != head:
@@ -238,12 +240,67 @@ def w_shared_seq(acc: SharedAccess, tick: int, state: list[int]) -> None:
     acc.store("timer_seq", acc.load("timer_seq") + 1)
 
 
+# ------------------------------------------------------------ Hyper-V TSC page
+# The reference counter MSR is the hypervisor's own count, not guest memory: it is a
+# register ``ref_counter`` (never buffered) that runs from boot (initially START) and
+# that the hypervisor advances as it begins each publish, right after invalidating.
+HV_SEQ0 = M32  # the version starts one below its wrap (as after 2^32 - 1 updates)
+HV_REGISTERS = {"ref_counter": START}
+
+
+def _hyperv_writer(skip_zero: bool) -> object:
+    def write(acc: SharedAccess, tick: int, state: list[int]) -> None:
+        seq = state[0] if state else HV_SEQ0
+        acc.store("timer_seq", 0)  # invalidate: readers fall back to the MSR
+        acc.store("ref_counter", tick)  # the hypervisor's count: visible at once
+        acc.fence(Fence.STORE)
+        _store_words(acc, tick, hi_first=False)
+        acc.fence(Fence.STORE)
+        seq = (seq + 1) & M32
+        if skip_zero and seq == 0:
+            seq = 1
+        acc.store("timer_seq", seq)  # revalidate
+        state[:] = [seq]
+
+    return write
+
+
+def r_hyperv(acc: SharedAccess, state: list[int]) -> int:
+    """Linux's TSC-page read: version 0 means invalid, read the reference counter MSR;
+    otherwise read the data and retry if the version changed."""
+    while True:
+        s1 = acc.load("timer_seq")
+        if s1 == 0:
+            return acc.load("ref_counter")
+        lo = acc.load("time_lo")
+        hi = acc.load("time_hi")
+        if acc.load("timer_seq") == s1:
+            return hi << 32 | lo
+
+
+# ------------------------------------------------------------ a 32-bit jiffies word
+def w_jiffies32(acc: SharedAccess, tick: int, state: list[int]) -> None:
+    """One store of the tick's low 32 bits (jiffies is the low word of jiffies_64)."""
+    acc.store("time_lo", tick & M32)
+
+
+def r_jiffies32(acc: SharedAccess, state: list[int]) -> int:
+    """One load of the 32-bit word."""
+    return acc.load("time_lo")
+
+
+def naive_latency(c: int, s: int) -> int:
+    """``(long)c - (long)s`` on two 32-bit stamps: negative across the wrap."""
+    return c - s
+
+
 def _tm(variant: str, writer: object, reader: object, doc: str,
-        writers: tuple[str, ...] = ("W",), params: dict[str, int] | None = None
-        ) -> Implementation:
+        writers: tuple[str, ...] = ("W",), params: dict[str, int] | None = None,
+        latency: Callable[[int, int], int] = latency64, **extra: object) -> Implementation:
     return Implementation(f"timer/{variant}", "timer",
-                          timer_roles(writer, reader, writers),  # type: ignore[arg-type]
-                          doc, variant, params or {})
+                          timer_roles(writer, reader, writers,  # type: ignore[arg-type]
+                                      latency),
+                          doc, variant, params or {}, **extra)  # type: ignore[arg-type]
 
 
 BROKEN: tuple[Implementation, ...] = (
@@ -282,6 +339,16 @@ BROKEN: tuple[Implementation, ...] = (
         "the version raised once, after the data"),
     _tm("two_writers", w_shared_seq, r_seqlock,
         "two unserialized writers, each doing seq++ from memory", writers=("W1", "W2")),
+    _tm("hyperv", _hyperv_writer(skip_zero=True), r_hyperv,
+        "the Hyper-V TSC page: invalidate, publish, revalidate (skipping 0); readers fall "
+        "back to the reference counter MSR, which runs ahead of a buffered invalidation",
+        registers=HV_REGISTERS, sentinel="zero"),
+    _tm("hyperv_no_skip", _hyperv_writer(skip_zero=False), r_hyperv,
+        "the Hyper-V TSC page writer without the skip of 0: its version wraps onto the "
+        "invalid value", registers=HV_REGISTERS, sentinel="zero"),
+    _tm("naive_latency", w_jiffies32, r_jiffies32,
+        "a 32-bit jiffies word; the completer computes c - s without reducing it modulo "
+        "2^32", latency=naive_latency, width=32, sentinel="none"),
 )
 
 

@@ -9,13 +9,18 @@ the instance's parameters, one *role* per spec process: a plain function
 * coalescing (roles ``P`` and ``C``): the producer publishes request ids
   ``1..requests`` in order and returns; the consumer ``emit``\\ s every request id it
   delivers and returns after ``requests`` deliveries. Doorbell ``irq``.
-* timer (roles ``W`` — or ``W1``/``W2`` — and readers ``S``, ``C``): a writer
-  ``emit``\\ s each tick *before* it publishes it, ticks ``START, START+1, …``
-  (``ticks + 1`` of them; ``START`` is one below a carry into the high word); each
-  reader makes ``reads`` reads and ``emit``\\ s every value it accepts.
+* timer (roles ``W`` — or ``W1``/``W2`` — submitter ``S`` and completer ``C``): a
+  writer ``emit``\\ s each tick *before* it publishes it, ticks ``START, START+1, …``
+  (``ticks + 1`` of them; ``START`` is one below a carry into the high word), and
+  ``emit(tick, "done")`` after the publish; ``S`` reads the time, ``emit``\\ s it and
+  sends a request (``notify req``), then waits for its completion (``wait cpl``),
+  ``reads`` times; ``C`` waits for a request, reads the time, ``emit``\\ s it and
+  ``emit(latency, "latency")``, and completes it (``notify cpl``).
+  :func:`timer_roles` builds all of this from a publish and a read function.
 
-Initial shared memory is zero. The oracles here judge a run from those reports and
-the emulated memory (:class:`CoalescingOracle`, :class:`TimerOracle`).
+Initial shared memory is zero (registers aside). The oracles here
+judge a run from those reports and the emulated memory (:class:`CoalescingOracle`,
+:class:`TimerOracle`).
 
 >>> impl = reference("coalescing")
 >>> sorted(impl.roles(impl.instance_params()))
@@ -31,7 +36,7 @@ import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from intervm.conformance.sched import Role, Run
+from intervm.conformance.sched import Emit, Role, Run
 from intervm.impl import coalescing as co
 from intervm.impl import timer as tm
 from intervm.impl.access import SharedAccess
@@ -39,6 +44,8 @@ from intervm.spec.protocols import get_protocol
 
 START = (1 << 33) - 1  # low word all ones: the next tick carries into the high word
 M32 = 0xFFFF_FFFF
+M64 = (1 << 64) - 1
+SENTINELS = ("odd", "zero", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,12 @@ class Implementation:
     spec variant the code embodies (``correct``/``seqlock`` for a correct one; for a
     deliberately broken one, the buggy variant, used to compare against the model
     checker). ``params`` override the protocol's finite parameters for the tested
-    instance; ``doorbells`` says which doorbells the platform latches (default: all).
+    instance; ``doorbells`` says which doorbells the platform latches (default: all);
+    ``registers`` names fields that are a device's or the hypervisor's registers
+    rather than memory, with their initial values (a store to one is never buffered;
+    e.g. a reference counter that runs from boot). Timer only: ``width`` is the bits of the time value the readers
+    return (64, or 32 for a 32-bit jiffies word) and ``sentinel`` the version value
+    that means "do not use the page" (``odd``, ``zero`` or ``none``).
     """
 
     name: str
@@ -59,6 +71,9 @@ class Implementation:
     variant: str = ""
     params: Mapping[str, int] = field(default_factory=dict)
     doorbells: Mapping[str, bool] = field(default_factory=dict)
+    registers: Mapping[str, int] = field(default_factory=dict)
+    width: int = 64
+    sentinel: str = "odd"
 
     def instance_params(self) -> dict[str, int]:
         """The parameters of the tested instance (protocol defaults + overrides)."""
@@ -122,45 +137,201 @@ class CoalescingOracle:
                 return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One accepted read: the log index of its first access, the position of its
+    report, the value, and what it is: a begun tick's value (``tick``), the zeroed
+    page (``uninit``) or neither (``torn``)."""
+
+    begin: int
+    end: int
+    value: int
+    kind: str  # tick | uninit | torn
+    tick: int = 0
+
+    @property
+    def key(self) -> int:
+        """What time order compares: the tick, or the raw value of a torn read."""
+        return self.tick if self.kind == "tick" else self.value
+
+
 class TimerOracle:
-    """Judges timer runs: no_torn_read, reader_monotonic."""
+    """Judges timer runs from the reports and the emulated memory.
 
-    properties = ("no_torn_read", "reader_monotonic")
+    ``width``: the bits of the time value the readers return (64, or 32 for a 32-bit
+    jiffies word); ``sentinel``: the version value that means "do not use the page"
+    (``odd``: a seqlock update in progress; ``zero``: Hyper-V's invalid page).
+    The true time is the last tick a writer began (it reports a tick when it takes the
+    interrupt, before publishing; the tester adds the interrupt return's full fence
+    after each publish, so the time runs at most ``LAG`` = 1 tick ahead of the last
+    completed publish, as in the spec with lag = 1).
+    """
+
+    properties = ("no_torn_read", "reader_monotonic", "cross_reader_monotonic",
+                  "latency_nonnegative", "latency_within_lag", "wrap_safe_latency",
+                  "no_sentinel_at_rest")
     writers = ("W", "W1", "W2")
+    readers = ("S", "C")
+    LAG = 1
 
+    def __init__(self, width: int = 64, sentinel: str = "odd"):
+        if sentinel not in SENTINELS:
+            raise ValueError(f"sentinel {sentinel!r} is not one of {', '.join(SENTINELS)}")
+        self.width = width
+        self.mask = (1 << width) - 1
+        self.sentinel = sentinel
+
+    # ------------------------------------------------------------ what the run shows
+    def _ticks(self, run: Run) -> list[tuple[int, int]]:
+        """(position, tick) of every tick a writer began, in schedule order."""
+        return [(r.position, r.value) for r in run.reports
+                if r.role in self.writers and not r.channel]
+
+    def _classify(self, v: int, begun: list[int]) -> tuple[str, int]:
+        valid = {t & self.mask: t for t in begun}
+        if v in valid:
+            return "tick", valid[v]
+        if v == 0:
+            return "uninit", 0
+        if self.width == 64:
+            # a value mixing a publish with the zeroed page (hi word 0, or lo word 0
+            # when no begun tick has a zero low word of its own) is a
+            # pre-initialisation read, which the correct seqlock also allows
+            zero_mix = {t & M32 for t in begun}
+            if all(t & M32 for t in begun):
+                zero_mix |= {t & ~M32 for t in begun}
+            if v in zero_mix:
+                return "uninit", 0
+        return "torn", 0
+
+    def reads(self, run: Run, reader: str) -> list[_Read]:
+        """``reader``'s accepted reads; each begins at its first load after the
+        previous report (doorbell accesses are not part of a read)."""
+        ticks = self._ticks(run)
+        reports = [r for r in run.reports if r.role == reader and not r.channel]
+        own = [a for a in run.log if a.role == reader and a.kind not in ("notify", "wait",
+                                                                            "sleep")]
+        out: list[_Read] = []
+        prev, k = 0, 0
+        for r in reports:
+            while k < len(own) and own[k].step < prev:
+                k += 1
+            begin = own[k].step if k < len(own) and own[k].step < r.position else r.position
+            kind, tick = self._classify(r.value, [t for p, t in ticks if p <= r.position])
+            out.append(_Read(begin, r.position, r.value, kind, tick))
+            prev = r.position
+        return out
+
+    def now(self, run: Run, position: int) -> int:
+        """The true time at ``position``: the last tick begun by then."""
+        return max((t for p, t in self._ticks(run) if p <= position), default=START - 1)
+
+    def _at_rest(self, run: Run) -> bool:
+        """Every writer is between publishes: it reported one done (after the interrupt
+        return's fence) and has made no access since, or it has finished."""
+        writers = [w for w in self.writers if w in run.roles]
+        for w in writers:
+            if run.finished(w):
+                continue
+            done = [r.position for r in run.reports if r.role == w and r.channel == "done"]
+            last = max((a.step for a in run.log if a.role == w), default=-1)
+            if not done or last >= done[-1]:
+                return False
+        return bool(writers)
+
+    # ------------------------------------------------------------ the properties
     def check(self, run: Run, prop: str) -> Violation | None:
-        begun = {t for w in self.writers for t in run.outputs.get(w, [])}
-        for reader in ("S", "C"):
-            values = run.outputs.get(reader, [])
+        match prop:
+            case "no_torn_read":
+                for reader in self.readers:
+                    for rd in self.reads(run, reader):
+                        if rd.kind == "torn":
+                            begun = sorted(t for p, t in self._ticks(run) if p <= rd.end)
+                            return Violation(prop, f"reader {reader} accepted {rd.value:#x}, "
+                                                   "which no publish wrote (begun: "
+                                                   f"{', '.join(hex(t) for t in begun)}): "
+                                                   "it mixes words of different publishes")
+                return None
+            case "reader_monotonic":
+                for reader in self.readers:
+                    seen = [rd for rd in self.reads(run, reader) if rd.kind != "uninit"]
+                    for a, b in itertools.pairwise(seen):
+                        if b.key < a.key:
+                            return Violation(prop, f"reader {reader} accepted {b.value:#x} "
+                                                   f"after {a.value:#x}: time went backwards")
+                return None
+            case "cross_reader_monotonic":
+                return self._cross(run)
+            case "latency_nonnegative" | "latency_within_lag" | "wrap_safe_latency":
+                return self._latency(run, prop)
+            case "no_sentinel_at_rest":
+                seq = run.read("timer_seq")
+                bad = seq & 1 if self.sentinel == "odd" else seq & M32 == 0
+                if self.sentinel != "none" and bad and self._at_rest(run):
+                    what = ("odd: readers wait for an update that is not happening"
+                            if self.sentinel == "odd" else
+                            "0, the invalid page: readers fall back for good")
+                    return Violation(prop, f"no writer is publishing, yet the version "
+                                           f"reads {seq:#x}, {what}")
+                return None
+            case _:
+                return None
+
+    def _cross(self, run: Run) -> Violation | None:
+        """A read that began after another VM's read ended returned a smaller time."""
+        prop = "cross_reader_monotonic"
+        reads = {r: [rd for rd in self.reads(run, r) if rd.kind != "uninit"]
+                 for r in self.readers}
+        for x, y in (("S", "C"), ("C", "S")):
+            for rd in reads[x]:
+                before = [o for o in reads[y] if o.end <= rd.begin]
+                if before and rd.key < before[-1].key:
+                    o = before[-1]
+                    return Violation(prop, f"reader {x} accepted {rd.value:#x} after reader "
+                                           f"{y} had accepted {o.value:#x}: time went "
+                                           "backwards from one VM to the next")
+        return None
+
+    def _latency(self, run: Run, prop: str) -> Violation | None:
+        """The completer's latencies, each against its request's two reads."""
+        subs, cpls = self.reads(run, "S"), self.reads(run, "C")
+        for i, lat in enumerate(run.outputs.get("C.latency", [])):
+            if i >= len(subs) or i >= len(cpls):
+                return None
+            s, c = subs[i], cpls[i]
+            if "uninit" in (s.kind, c.kind):
+                continue
+            what = (f"request {i + 1}: the completer computed latency {lat} from "
+                    f"{s.value:#x} (submitted) and {c.value:#x} (completed)")
             match prop:
-                case "no_torn_read":
-                    # a value mixing a publish with the zeroed page is a pre-initialisation
-                    # read (no_uninitialised_read, which the correct seqlock also allows)
-                    # (hi word 0: no tick has one). A zero low word is a pre-initialisation
-                    # read only if no begun tick has a zero low word of its own.
-                    zero_mix = {t & M32 for t in begun}
-                    if all(t & M32 for t in begun):
-                        zero_mix |= {t & ~M32 for t in begun}
-                    for v in values:
-                        if v != 0 and v not in begun and v not in zero_mix:
-                            return Violation(prop, f"reader {reader} accepted {v:#x}, which no "
-                                                   f"publish wrote (begun: "
-                                                   f"{', '.join(hex(t) for t in sorted(begun))})"
-                                                   ": it mixes words of different publishes")
-                case "reader_monotonic":
-                    for a, b in itertools.pairwise(values):
-                        if b < a:
-                            return Violation(prop, f"reader {reader} accepted {b:#x} after "
-                                                   f"{a:#x}: time went backwards")
+                case "latency_nonnegative":
+                    if lat < 0:
+                        return Violation(prop, f"{what}: negative")
+                case "latency_within_lag":
+                    low = self.now(run, c.begin) - self.now(run, s.end) - self.LAG
+                    high = self.now(run, c.end) - self.now(run, s.begin) + self.LAG
+                    if lat < 0 or not low <= lat <= high:
+                        return Violation(prop, f"{what}, outside [{max(low, 0)}, {high}], "
+                                               "the ticks that truly passed between the "
+                                               f"two reads ± the lag bound {self.LAG}")
+                case "wrap_safe_latency":
+                    if s.kind == c.kind == "tick":
+                        d = c.tick - s.tick
+                        if 0 <= d <= self.mask and lat != d:
+                            return Violation(prop, f"{what}, but {d} tick(s) passed between "
+                                                   "the two values: the difference was not "
+                                                   f"taken modulo 2^{self.width}")
         return None
 
 
 Oracle = CoalescingOracle | TimerOracle
 
 
-def oracle_for(protocol: str, params: Mapping[str, int]) -> Oracle:
-    """The oracle judging runs of ``protocol``."""
-    return CoalescingOracle(params) if protocol == "coalescing" else TimerOracle()
+def oracle_for(impl: Implementation) -> Oracle:
+    """The oracle judging runs of ``impl``."""
+    if impl.protocol == "coalescing":
+        return CoalescingOracle(impl.instance_params())
+    return TimerOracle(impl.width, impl.sentinel)
 
 
 # ------------------------------------------------------------ coalescing adapters
@@ -175,14 +346,14 @@ def coalescing_roles(variant: co.Variant) -> Callable[[Mapping[str, int]], dict[
     def make(params: Mapping[str, int]) -> dict[str, Role]:
         cap, n = params["capacity"], params["requests"]
 
-        def producer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+        def producer(acc: SharedAccess, emit: Emit) -> None:
             st = co.ProducerState(cap, tail=0, head=0)
             for rid in range(1, n + 1):
                 while st.outstanding >= cap:  # ring full: poll head (the schedule bounds it)
                     co.refresh_head(acc, st)
                 co.submit(acc, st, variant, rid, stamp=0)
 
-        def consumer(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+        def consumer(acc: SharedAccess, emit: Emit) -> None:
             st = co.ConsumerState(cap, head=0, tail=0, check_every=n + 1)  # no pwait checks
             delivered = 0
             while True:
@@ -204,30 +375,69 @@ def coalescing_roles(variant: co.Variant) -> Callable[[Mapping[str, int]], dict[
 
 
 # ------------------------------------------------------------ timer adapters
+def latency64(c: int, s: int) -> int:
+    """``(int64_t)(c - s)``: the tick difference modulo 2^64, as a signed number."""
+    d = (c - s) & M64
+    return d - (1 << 64) if d >> 63 else d
+
+
+def latency32(c: int, s: int) -> int:
+    """``(int32_t)(c - s)`` for 32-bit time values: wrap-safe (time_after style)."""
+    d = (c - s) & M32
+    return d - (1 << 32) if d >> 31 else d
+
+
 def timer_roles(
     writer: Callable[[SharedAccess, int, list[int]], None],
     reader: Callable[[SharedAccess, list[int]], int],
     writers: tuple[str, ...] = ("W",),
+    latency: Callable[[int, int], int] = latency64,
 ) -> Callable[[Mapping[str, int]], dict[str, Role]]:
-    """Roles from a ``writer(acc, tick, state)`` publish and a ``reader(acc, state)``
-    read; each role keeps its private state in a list. With two writers, ``W1``
-    publishes the even and ``W2`` the odd offsets from ``START``."""
+    """Roles from a ``writer(acc, tick, state)`` publish, a ``reader(acc, state)`` read
+    and the completer's ``latency(completed, submitted)``; each role keeps its private
+    state in a list. With two writers, ``W1`` publishes the even and ``W2`` the odd
+    offsets from ``START``.
+
+    As in the spec, the submitter ``S`` reads the time, sends a request stamped with it
+    (``notify req``) and waits for the completion (``wait cpl``), ``reads`` times; the
+    completer ``C`` waits for a request, reads the time, reports it and the latency,
+    and completes (``notify cpl``). The stamp travels in the request (a Python list
+    both roles share: the request's header). After each publish the writer returns
+    from the interrupt: a full fence (``iret`` is serializing), then it reports the
+    publish done.
+    """
 
     def make(params: Mapping[str, int]) -> dict[str, Role]:
         ticks, reads = params["ticks"], params["reads"]
+        stamps: list[int] = []  # requests in flight: the submitter's time stamps
 
         def write_role(offsets: range) -> Role:
-            def role(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+            def role(acc: SharedAccess, emit: Emit) -> None:
                 state: list[int] = []
                 for i in offsets:
                     emit(START + i)
                     writer(acc, START + i, state)
+                    acc.fence()  # iret
+                    emit(START + i, "done")
             return role
 
-        def read_role(acc: SharedAccess, emit: Callable[[int], None]) -> None:
+        def submitter(acc: SharedAccess, emit: Emit) -> None:
             state: list[int] = []
             for _ in range(reads):
-                emit(reader(acc, state))
+                v = reader(acc, state)
+                emit(v)
+                stamps.append(v)
+                acc.notify("req")
+                acc.wait("cpl", 1.0)
+
+        def completer(acc: SharedAccess, emit: Emit) -> None:
+            state: list[int] = []
+            for _ in range(reads):
+                acc.wait("req", 1.0)
+                v = reader(acc, state)
+                emit(v)
+                emit(latency(v, stamps.pop(0)), "latency")
+                acc.notify("cpl")
 
         roles: dict[str, Role] = {}
         if len(writers) == 1:
@@ -235,8 +445,8 @@ def timer_roles(
         else:
             for k, w in enumerate(writers):
                 roles[w] = write_role(range(k, ticks + 1 + k, len(writers)))
-        roles["S"] = read_role
-        roles["C"] = read_role
+        roles["S"] = submitter
+        roles["C"] = completer
         return roles
 
     return make

@@ -43,7 +43,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from intervm.conformance.binding import BINDINGS
+from intervm.conformance.binding import BINDINGS, TIMER_ROLES
 from intervm.conformance.events import Event
 from intervm.conformance.implementation import (
     START,
@@ -53,9 +53,11 @@ from intervm.conformance.implementation import (
     oracle_for,
 )
 from intervm.conformance.refine import Divergence, Validator
-from intervm.conformance.sched import MEMORY_MODELS, Access, Run, TesterError
+from intervm.conformance.sched import MEMORY_MODELS, Access, Loc, Run, TesterError
 from intervm.conformance.tracecheck import system_for
 from intervm.model.compile import compile_spec
+from intervm.model.evaluate import Semantics
+from intervm.model.explicit import check, explore
 from intervm.model.system import System
 from intervm.model.trace import Trace, TraceStep
 from intervm.spec.errors import TraceError
@@ -64,21 +66,20 @@ from intervm.spec.protocols import get_protocol
 DEFAULT_EXAMPLES = 300
 BUFFER = 2  # store buffer entries per role: the spec compiler's default, so both agree
 # Protocols whose accesses are checked against the spec's transition relation. Timer:
-# the one-writer roles W, S, C against the seqlock with 64-bit ticks from START (the
-# binding splits them into 32-bit words across the carry); the binding has one reader,
-# so only W's and S's accesses are fed (C, a second reader, is judged by the oracle).
+# the roles W, S and C (requests and completions included) against the seqlock with
+# 64-bit ticks from START (the binding splits them into 32-bit words across the carry).
 # Not under PSO: there the Validator rejects our reference seqlock (a timer_seq load
 # it expects to see the newer value), which is not yet explained.
 REFINED = frozenset({"coalescing", "timer"})
-TIMER_REFINED_ROLES = frozenset({"W", "S"})
+TIMER_REFINED_ROLES = frozenset({"W", "S", "C"})
 # Coalescing variants whose shared layout differs from the correct flag protocol's (an
 # event index instead of the flag; a second producer and a reservation counter):
 # the correct variant is no reference for them, so only the properties are checked.
 UNREFINED_VARIANTS = frozenset({"event_index", "event_index_wrap", "two_producers",
                                 "producer_clears", "producer_clears_edge"})
 STEPS = {"coalescing": 60, "timer": 80}  # stateful_step_count: enough for a whole run
-MINIMIZE_RUNS = 300  # replays the minimizing pass may spend (a count: deterministic)
-BURST = 12  # most accesses one "role R runs" rule performs without another role moving
+MINIMIZE_RUNS = 2000  # replays the minimizing pass may spend (a count: deterministic)
+BURST = 24  # most accesses one "role R runs" rule performs without another role moving
 
 
 class Failed(AssertionError):
@@ -135,12 +136,13 @@ class Target:
         system = None
         roles = frozenset(impl.roles(params))
         fed: frozenset[str] = frozenset()
-        if refine and impl.protocol in REFINED and impl.variant not in UNREFINED_VARIANTS:
-            if impl.protocol == "coalescing":
+        if refine and impl.protocol in REFINED:
+            if impl.protocol == "coalescing" and impl.variant not in UNREFINED_VARIANTS:
                 spec = get_protocol(impl.protocol).spec(_ref_variant(impl.protocol))
                 system = compile_spec(spec, dict(params), memory_model, buffer=BUFFER)
                 fed = roles
-            elif roles == TIMER_REFINED_ROLES | {"C"} and memory_model != "pso":
+            elif (impl.protocol == "timer" and roles == TIMER_REFINED_ROLES
+                  and _seqlock_layout(impl.variant) and memory_model != "pso"):
                 system = system_for("timer", "seqlock", memory_model,
                                     {"start": START, "ticks": params["ticks"] + 1,
                                      "reads": params["reads"]})
@@ -153,20 +155,31 @@ class Target:
                 f"implementation {impl.name} has roles {', '.join(unknown)} that are not "
                 f"processes of the {impl.protocol} spec; name roles after "
                 f"{', '.join(sorted(spec_procs - {'clock'}))}")
-        return Target(impl, memory_model, params, oracle_for(impl.protocol, params), system,
-                      fed)
+        return Target(impl, memory_model, params, oracle_for(impl), system, fed)
 
     def new_run(self) -> Run:
         roles = dict(self.impl.roles(self.params))
         latched = {"irq": True} if self.impl.protocol == "coalescing" else {"req": True,
                                                                           "cpl": True}
         latched.update(self.impl.doorbells)
-        return Run(roles, self.memory_model, latched, buffer_size=BUFFER)
+        initial: dict[Loc, int] = {(f, None): v for f, v in self.impl.registers.items()}
+        return Run(roles, self.memory_model, latched, initial, buffer_size=BUFFER,
+                   registers=frozenset(self.impl.registers))
 
     @property
     def properties(self) -> tuple[str, ...]:
         refined = ("refines_spec",) if self.system is not None else ()
         return ("implementation_error", *refined, *self.oracle.properties)
+
+
+def _seqlock_layout(variant: str) -> bool:
+    """Whether a timer variant keeps the seqlock's two data words and version (the
+    correct seqlock is then its reference); a single word or the Hyper-V page with
+    its reference counter is not refined, only its properties are checked."""
+    if not variant:
+        return True
+    knobs = get_protocol("timer").variant(variant).knobs
+    return getattr(knobs, "layout", "") == "split" and getattr(knobs, "guard", "") != "hyperv"
 
 
 def _ref_variant(protocol: str) -> str:
@@ -182,7 +195,9 @@ class _Stepper:
         self.schedule: list[str] = []
         self.states: list[dict[str, Any]] = []
         self.validator = (None if target.system is None
-                          else Validator(target.system, BINDINGS[target.impl.protocol]))
+                          else Validator(target.system, TIMER_ROLES
+                                         if target.impl.protocol == "timer"
+                                         else BINDINGS[target.impl.protocol]))
         self.divergence: Divergence | None = None
         self.run.start()
         self.init = snapshot(self.run)
@@ -393,11 +408,14 @@ def machine_for(target: Target, counter: list[float]) -> type[RuleBasedStateMach
 
 
 def test(impl: Implementation, memory_model: str, *, max_examples: int = DEFAULT_EXAMPLES,
-         seed: int | None = None, shrink: bool = True, refine: bool = True) -> Result:
+         seed: int | None = None, shrink: bool = True, refine: bool = True,
+         guide: bool = True) -> Result:
     """Test ``impl`` under ``memory_model``; a failure comes back shrunk, with its trace.
 
     Without ``seed`` the search is derandomized (the same schedules every time).
     ``refine=False`` checks only the properties (not every access against the spec).
+    ``guide=False`` shrinks by search alone, without trying the model checker's
+    counterexample of the implementation's spec variant (:func:`spec_schedule`).
     """
     target = Target.of(impl, memory_model, refine)
     t0 = time.perf_counter()
@@ -416,7 +434,7 @@ def test(impl: Implementation, memory_model: str, *, max_examples: int = DEFAULT
         first = counter[3] - t0 if counter[3] else time.perf_counter() - t0
         v, sched, trace = f.violation, f.schedule, f.trace
         if shrink:
-            v, sched, trace = minimize(target, v, sched, trace)
+            v, sched, trace = minimize(target, v, sched, trace, guide=guide)
         finding = Finding(v.prop, v.detail, sched, trace)
         return Result(impl.name, memory_model, False, int(counter[0]), int(counter[1]),
                       time.perf_counter() - t0, first, finding)
@@ -424,17 +442,25 @@ def test(impl: Implementation, memory_model: str, *, max_examples: int = DEFAULT
                   time.perf_counter() - t0)
 
 
-def _attempt(target: Target, plan: Sequence[str]
+def _attempt(target: Target, plan: Sequence[str], lenient: bool = False
              ) -> tuple[Violation, tuple[str, ...], Trace] | None:
     """Run the decisions ``plan`` up to the first violation: it, the schedule and its
-    trace; None if none occurred or a decision was not enabled when its turn came."""
+    trace; None if none occurred or a decision was not enabled when its turn came
+    (``lenient``: such a decision is skipped instead, so the schedule that ran is a
+    subsequence of ``plan``)."""
     s = _Stepper(target)
     try:
         for d in plan:
             run = s.run
-            role = d.removeprefix("flush(").split(",")[0].rstrip(")")
+            role = _role_of(d)
             if not (bool(run.buffer(role)) if d.startswith("flush(") else run.can_move(role)):
+                if lenient:
+                    continue
                 return None
+            if ",=" in d:  # a flush named by location: its index among the flushable
+                fld = d[d.index(",=") + 2:-1]
+                locs = [f for f, _ in run.flushable(role)]
+                d = f"flush({role},{locs.index(fld)})" if fld in locs else f"flush({role})"
             s.do(d)
             v = s.check_all()
             if v is not None:
@@ -444,8 +470,50 @@ def _attempt(target: Target, plan: Sequence[str]
         s.close()
 
 
+def spec_schedule(target: Target, prop: str) -> list[str] | None:
+    """The model checker's shortest counterexample to ``prop`` in the spec variant the
+    implementation names, as in-process decisions: each access of a spec process
+    that is one of the roles becomes that role's next access, each flush a flush of
+    the same location; environment and local steps drop out. None when the variant
+    does not violate ``prop`` under the memory model (or names no variant).
+
+    Replayed on the code (:func:`_attempt`, lenient), it is a cross-engine check —
+    the spec's bug, on the implementation — and a candidate for the shortest failing
+    schedule; only its replay on the code decides whether it fails."""
+    impl = target.impl
+    proto = get_protocol(impl.protocol)
+    if not impl.variant or impl.variant not in {v.name for v in proto.variants}:
+        return None
+    if target.memory_model not in proto.variant(impl.variant).violated.get(prop, ()):
+        return None
+    system = compile_spec(proto.spec(impl.variant), dict(target.params), target.memory_model,
+                          buffer=BUFFER)
+    verdict = check(explore(system), prop)
+    if verdict.trace is None:
+        return None
+    sem = Semantics(system)
+    binding = BINDINGS.get(impl.protocol)
+    roles = set(impl.roles(target.params))
+    ids = dict(enumerate(system.shared, start=1))
+    out: list[str] = []
+    before = verdict.trace.init
+    for stp in verdict.trace.steps:
+        c = system.commands[sem.command_index(stp.command)]
+        if c.process in roles and c.kind == "flush":
+            entry = c.name.partition(",")[2].rstrip(")")
+            var = ids.get(before.get(f"sb.{c.process}.var{entry}", 0), "") if entry else ""
+            fld = binding.field_for(var) if binding is not None and var else None
+            out.append(f"flush({c.process},={fld or var})" if entry else
+                       f"flush({c.process})")
+        elif c.process in roles and c.access is not None and c.access.observed:
+            out.append(c.process)
+        before = stp.state
+    return out
+
+
 def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], trace: Trace,
-             budget: int = MINIMIZE_RUNS) -> tuple[Violation, tuple[str, ...], Trace]:
+             budget: int = MINIMIZE_RUNS, guide: bool = True
+             ) -> tuple[Violation, tuple[str, ...], Trace]:
     """Shorten a failing schedule beyond Hypothesis's shrinking (replays are
     deterministic): greedily delete runs of 8, 4, 2 and 1 decisions, keeping a deletion
     whenever the shorter schedule still violates the same property; at a fixpoint, swap
@@ -463,10 +531,13 @@ def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], tr
     def accept(cand: list[str]) -> bool:
         nonlocal best, found
         left[0] -= 1
-        got = _attempt(target, cand)
-        if got is None or got[0].prop != violation.prop:
+        got = _attempt(target, cand, lenient=True)
+        if got is None or got[0].prop != violation.prop or len(got[1]) > len(best):
             return False
-        best, found = cand[:len(got[1])], got
+        ran = [c.split(":", 1)[0] for c in got[1]]
+        if len(ran) == len(best) and tuple(ran) in seen:
+            return False
+        best, found = ran, got
         seen.add(tuple(best))
         return True
 
@@ -480,21 +551,32 @@ def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], tr
                 i = min(i, len(best)) - 1
         return shorter
 
+    def move_all() -> bool:
+        """Move one decision to another place (later first): the failure may then come
+        earlier, or a deletion become possible."""
+        for i in range(len(best) - 1, -1, -1):
+            for j in [*range(len(best), i + 1, -1), *range(i)]:
+                if not more():
+                    return False
+                if i >= len(best) or j > len(best):
+                    continue
+                d = best[i]
+                rest = best[:i] + best[i + 1:]
+                at = j - 1 if j > i else j
+                cand = [*rest[:at], d, *rest[at:]]
+                if cand == best or tuple(cand) in seen:
+                    continue
+                length = len(best)
+                if accept(cand) and (len(best) < length or delete_all()):
+                    return True
+        return False
+
+    hint = spec_schedule(target, violation.prop) if guide else None
+    if hint is not None and len(hint) < len(best):
+        accept(hint)
     while more():
         delete_all()
-        length = len(best)
-        for i in range(len(best) - 2, -1, -1):
-            if not more():
-                break
-            if i + 1 >= len(best):
-                continue
-            a, b = best[i], best[i + 1]
-            if _role_of(a) == _role_of(b):
-                continue
-            cand = [*best[:i], b, a, *best[i + 2:]]
-            if tuple(cand) not in seen and accept(cand) and delete_all():
-                break
-        if len(best) >= length:
+        if not move_all():
             break
     return found
 

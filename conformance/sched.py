@@ -26,14 +26,23 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from intervm.impl.access import Fence
 
 MEMORY_MODELS = ("sc", "tso", "pso")
 HANDOFF_S = 10.0  # longest a role may compute between two shared accesses
 
-Emit = Callable[[int], None]
+
+
+class Emit(Protocol):
+    """How a role reports what it did: ``emit(value)`` on its main channel (a delivered
+    request, an accepted time value, a begun tick), ``emit(value, "latency")`` on a
+    named one. The tester records each report with its position in the schedule."""
+
+    def __call__(self, value: int, channel: str = "") -> None: ...
+
+
 Role = Callable[[Any, Emit], object]  # (SharedAccess, emit) -> ignored
 Loc = tuple[str, int | None]
 
@@ -110,6 +119,17 @@ class Access:
                 return self.kind
 
 
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One ``emit``: ``position`` is the number of accesses performed before it (the
+    report comes after access ``position - 1`` and before access ``position``)."""
+
+    position: int
+    role: str
+    channel: str
+    value: int
+
+
 @dataclass
 class _RoleState:
     name: str
@@ -156,7 +176,8 @@ class Run:
     ``doorbells`` maps a doorbell name to whether it is latched (default: latched).
     ``initial`` gives non-zero initial memory; all other locations read 0.
     ``buffer_size`` bounds each role's store buffer (a store waits for a flush when it
-    is full, as on x86). Use as a context manager so the role threads are always torn
+    is full, as on x86). ``registers`` are fields that are not memory but a device's
+    or the hypervisor's registers: a store to one is never buffered. Use as a context manager so the role threads are always torn
     down.
     """
 
@@ -164,18 +185,22 @@ class Run:
                  doorbells: Mapping[str, bool] | None = None,
                  initial: Mapping[Loc, int] | None = None,
                  emit: Callable[[str, int], None] | None = None,
-                 buffer_size: int | None = None):
+                 buffer_size: int | None = None,
+                 registers: frozenset[str] = frozenset()):
         if memory_model not in MEMORY_MODELS:
             raise TesterError(f"memory model {memory_model!r} is not one of "
                               f"{', '.join(MEMORY_MODELS)}")
         self.memory_model = memory_model
         self.buffer_size = buffer_size  # None: unbounded store buffers
+        self.registers = registers
         self.latched = dict(doorbells or {})
         self.memory: dict[Loc, int] = dict(initial or {})
         self.pending_irq: dict[str, bool] = dict.fromkeys(self.latched, False)
         self.roles = {n: _RoleState(n, fn) for n, fn in roles.items()}
         self.log: list[Access] = []
+        # per role its main channel; "ROLE.CHANNEL" for a named channel
         self.outputs: dict[str, list[int]] = {n: [] for n in roles}
+        self.reports: list[Report] = []
         self._emit_hook = emit
         self._back = threading.Semaphore(0)
         self._started = False
@@ -211,7 +236,7 @@ class Run:
 
     def _body(self, r: _RoleState) -> None:
         try:
-            r.fn(_Access(self, r), lambda v: self._emit(r.name, v))
+            r.fn(_Access(self, r), lambda v, channel="": self._emit(r.name, v, channel))
         except _Cancelled:
             return
         except Exception as e:  # the implementation crashed: a finding, reported
@@ -220,9 +245,10 @@ class Run:
         r.pending = None
         self._back.release()
 
-    def _emit(self, role: str, value: int) -> None:
-        self.outputs[role].append(int(value))
-        if self._emit_hook is not None:
+    def _emit(self, role: str, value: int, channel: str = "") -> None:
+        self.outputs.setdefault(f"{role}.{channel}" if channel else role, []).append(int(value))
+        self.reports.append(Report(len(self.log), role, channel, int(value)))
+        if self._emit_hook is not None and not channel:
             self._emit_hook(role, int(value))
 
     def _announce(self, r: _RoleState, op: Op) -> int:
@@ -259,8 +285,8 @@ class Run:
             case "load":
                 return True
             case "store":  # a full store buffer stalls the store until a flush
-                return not (weak and self.buffer_size is not None
-                            and len(r.buffer) >= self.buffer_size)
+                return not (weak and self.buffer_size is not None and op.field not in
+                            self.registers and len(r.buffer) >= self.buffer_size)
             case "fence":
                 if op.fence is Fence.FULL or self.memory_model == "pso":
                     return not r.buffer
@@ -365,12 +391,13 @@ class Run:
                 r.result = self._load(r, loc)
                 return Access(n, r.name, "load", op.field, op.index, r.result)
             case "store":
-                if self.memory_model == "sc":
+                direct = self.memory_model == "sc" or op.field in self.registers
+                if direct:
                     self.memory[loc] = op.value
                 else:
                     r.buffer.append((loc, op.value))
                 return Access(n, r.name, "store", op.field, op.index, op.value,
-                              buffered=self.memory_model != "sc")
+                              buffered=not direct)
             case "fence":
                 return Access(n, r.name, "fence", fence=op.fence.value)
             case "rmw":

@@ -79,7 +79,7 @@ def _declared(impl: Implementation, mm: str) -> bool:
     if impl.variant in ("", "correct", "seqlock", "single_word"):
         return False
     v = get_protocol(impl.protocol).variant(impl.variant)
-    props = oracle_for(impl.protocol, impl.instance_params()).properties
+    props = oracle_for(impl).properties
     return any(mm in v.violated.get(p, frozenset()) for p in props)
 
 
