@@ -55,6 +55,10 @@ class Binding:
     Spec processes that no role maps to are the environment: their steps are silent.
     ``silent_steps``: ``"P.space"`` — spec steps the implementation may perform
     without an event (it caches the value, or its instruction implies the step).
+    ``omitted_steps``: ``"W.iret"`` — spec *fences* the implementation does not
+    make at all: the validator moves past them without their ordering (a silent full
+    fence would still demand an empty store buffer, i.e. force the flushes the
+    implementation never waits for).
     ``silent_doorbells``: spec doorbells the implementation does not have.
     ``extra_loads``: (spec process, spec variable) loads the implementation may add
     anywhere; each must return what that process could read at that point.
@@ -74,6 +78,7 @@ class Binding:
     ignored_fields: frozenset[str] = frozenset()
     ignored_doorbells: frozenset[str] = frozenset()
     silent_steps: frozenset[str] = frozenset()
+    omitted_steps: frozenset[str] = frozenset()
     silent_doorbells: frozenset[str] = frozenset()
     extra_loads: frozenset[tuple[str, str]] = frozenset()
     extra_fences: bool = True
@@ -183,9 +188,13 @@ TIMER = Binding(
     # time64 is the single-word variant's word; tick_ns is configuration
     ignored_fields=frozenset({"time64", "tick_ns", "magic", "version", "capacity"}),
     # W.iret: the spec's interrupt return is a full fence the impl's publish lacks
-    # (the writer then sleeps until its next tick); the reader's request/completion
-    # doorbells (S.send, S.back and the completer C) are the spec's environment.
-    silent_steps=frozenset({"W.iret"}),
+    # (the writer then sleeps until its next tick). Omitted, not silent: as a silent
+    # step it would still drain W's buffer before the next publish, so a reader that
+    # still sees the old version while the even one waits in the writer's buffer
+    # behind the next odd one (TSO without `time64`, PSO) would be rejected; the
+    # reader's request/completion doorbells (S.send, S.back and the completer C) are
+    # the spec's environment.
+    omitted_steps=frozenset({"W.iret"}),
     silent_doorbells=frozenset({"req", "cpl"}),
 )
 

@@ -5,9 +5,9 @@ from the spec drives a Python implementation's real code.
 one rule per spec process ("role R performs its next shared access"), one burst rule
 per process ("R runs for n accesses"), one "flush R's oldest buffered store" rule per
 role under TSO/PSO, and one invariant per checked property. Hypothesis chooses the
-schedule and shrinks a failure, and :func:`minimize` shortens it further;
-:func:`test` returns it in the one trace form, and :func:`replay` re-runs exactly
-that schedule.
+schedule, :func:`minimize` shortens a failure, restarts from other seeds look for a
+shorter one; :func:`test` returns the shortest in the one trace form, and
+:func:`replay` re-runs exactly that schedule.
 
 >>> from intervm.conformance.broken import by_name
 >>> impl = by_name("coalescing/no_recheck")
@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hyp_seed
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture.providers import HypothesisProvider
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
@@ -68,8 +72,9 @@ BUFFER = 2  # store buffer entries per role: the spec compiler's default, so bot
 # Protocols whose accesses are checked against the spec's transition relation. Timer:
 # the roles W, S and C (requests and completions included) against the seqlock with
 # 64-bit ticks from START (the binding splits them into 32-bit words across the carry).
-# Not under PSO: there the Validator rejects our reference seqlock (a timer_seq load
-# it expects to see the newer value), which is not yet explained.
+# Every memory model: the binding omits the spec's W.iret full fence (see binding.TIMER;
+# our adapter's interrupt-return fence is then an extra fence, allowed on an empty
+# buffer).
 REFINED = frozenset({"coalescing", "timer"})
 TIMER_REFINED_ROLES = frozenset({"W", "S", "C"})
 # Coalescing variants whose shared layout differs from the correct flag protocol's (an
@@ -78,6 +83,8 @@ TIMER_REFINED_ROLES = frozenset({"W", "S", "C"})
 UNREFINED_VARIANTS = frozenset({"event_index", "event_index_wrap", "two_producers",
                                 "producer_clears", "producer_clears_edge"})
 STEPS = {"coalescing": 60, "timer": 80}  # stateful_step_count: enough for a whole run
+RESTARTS = 5  # searches from other seeds after a failure, for a shorter one
+RESTART_EXAMPLES = 300  # runs each restart may start
 MINIMIZE_RUNS = 2000  # replays the minimizing pass may spend (a count: deterministic)
 BURST = 24  # most accesses one "role R runs" rule performs without another role moving
 
@@ -142,7 +149,7 @@ class Target:
                 system = compile_spec(spec, dict(params), memory_model, buffer=BUFFER)
                 fed = roles
             elif (impl.protocol == "timer" and roles == TIMER_REFINED_ROLES
-                  and _seqlock_layout(impl.variant) and memory_model != "pso"):
+                  and _seqlock_layout(impl.variant)):
                 system = system_for("timer", "seqlock", memory_model,
                                     {"start": START, "ticks": params["ticks"] + 1,
                                      "reads": params["reads"]})
@@ -409,37 +416,100 @@ def machine_for(target: Target, counter: list[float]) -> type[RuleBasedStateMach
 
 def test(impl: Implementation, memory_model: str, *, max_examples: int = DEFAULT_EXAMPLES,
          seed: int | None = None, shrink: bool = True, refine: bool = True,
-         guide: bool = True) -> Result:
+         restarts: int = RESTARTS, guide: bool = True) -> Result:
     """Test ``impl`` under ``memory_model``; a failure comes back shrunk, with its trace.
 
     Without ``seed`` the search is derandomized (the same schedules every time).
     ``refine=False`` checks only the properties (not every access against the spec).
-    ``guide=False`` shrinks by search alone, without trying the model checker's
-    counterexample of the implementation's spec variant (:func:`spec_schedule`).
+    ``shrink``: the failing schedule is shortened by :func:`minimize`, and after a
+    failure ``restarts`` more searches from other seeds (each at most
+    ``RESTART_EXAMPLES`` runs, stopping at its first failure; none when the first
+    search needed more) look for failures of the same property that minimize
+    shorter; the shortest is returned. ``guide=False`` shortens by search alone,
+    without trying the model checker's counterexample of the implementation's spec
+    variant (:func:`spec_schedule`).
     """
     target = Target.of(impl, memory_model, refine)
     t0 = time.perf_counter()
     counter: list[float] = [0, 0, t0, 0.0]
+    failed = _search(target, counter, max_examples, seed)
+    if failed is None:
+        return Result(impl.name, memory_model, True, int(counter[0]), int(counter[1]),
+                      time.perf_counter() - t0)
+    first = counter[3] - t0 if counter[3] else time.perf_counter() - t0
+    v, sched, trace = failed.violation, failed.schedule, failed.trace
+    if shrink:
+        v, sched, trace = minimize(target, v, sched, trace, guide=guide)
+        # Shortening is local: a failure found in one shape (producer_clears_edge:
+        # two producers racing, 39 steps under PSO) cannot become a shorter one of
+        # another shape (one producer alone, 18) by deleting and swapping decisions,
+        # since every schedule in between must fail too. Other starting points can.
+        # A bug the first search needed more runs to find than a restart may start
+        # (seqlock_aba: thousands) is rarely found again: then restarts are skipped.
+        if counter[0] > RESTART_EXAMPLES:
+            restarts = 0
+        for k in range(1, restarts + 1):
+            again = _search(target, counter, min(max_examples, RESTART_EXAMPLES),
+                            _restart_seed(impl, memory_model, seed, k))
+            if again is None or again.violation.prop != v.prop:
+                continue
+            cand = minimize(target, again.violation, again.schedule, again.trace,
+                            guide=False)  # the spec's candidate was tried once
+            if len(cand[1]) < len(sched):
+                v, sched, trace = cand
+    finding = Finding(v.prop, v.detail, sched, trace)
+    return Result(impl.name, memory_model, False, int(counter[0]), int(counter[1]),
+                  time.perf_counter() - t0, first, finding)
+
+
+def _restart_seed(impl: Implementation, memory_model: str, seed: int | None, k: int) -> int:
+    """The seed of restart ``k``: a digest of the target (and the user's seed), so it
+    does not depend on anything else in the process."""
+    return zlib.crc32(f"{impl.name}/{memory_model}/{seed}/{k}".encode())
+
+
+def _search(target: Target, counter: list[float], max_examples: int,
+            seed: int | None) -> Failed | None:
+    """One Hypothesis search (derandomized without ``seed``): its first failure, or None.
+
+    Hypothesis's own shrink phase is not run: like :func:`minimize` it only deletes
+    and simplifies (it too left ``producer_clears_edge`` at 39 steps under PSO), but
+    it replays thousands of runs (80 s there); :func:`minimize` plus restarts from
+    other seeds finds shorter schedules in a fraction of the time."""
     machine = machine_for(target, counter)
     if seed is not None:
         machine = hyp_seed(seed)(machine)
-    phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
-    sets = settings(max_examples=max_examples, stateful_step_count=STEPS[impl.protocol],
-                    deadline=None, database=None, derandomize=seed is None, phases=phases,
+    phases = [Phase.generate]
+    # the default profile as parent: a profile the caller loaded changes nothing
+    sets = settings(settings.get_profile("default"), max_examples=max_examples,
+                    stateful_step_count=STEPS[target.impl.protocol], deadline=None,
+                    database=None, derandomize=seed is None, phases=phases,
                     suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
                     report_multiple_bugs=False, print_blob=False)
     try:
-        run_state_machine_as_test(machine, settings=sets)  # type: ignore[no-untyped-call]
+        with _no_source_constants():
+            run_state_machine_as_test(machine, settings=sets)  # type: ignore[no-untyped-call]
     except Failed as f:
-        first = counter[3] - t0 if counter[3] else time.perf_counter() - t0
-        v, sched, trace = f.violation, f.schedule, f.trace
-        if shrink:
-            v, sched, trace = minimize(target, v, sched, trace, guide=guide)
-        finding = Finding(v.prop, v.detail, sched, trace)
-        return Result(impl.name, memory_model, False, int(counter[0]), int(counter[1]),
-                      time.perf_counter() - t0, first, finding)
-    return Result(impl.name, memory_model, True, int(counter[0]), int(counter[1]),
-                  time.perf_counter() - t0)
+        return f
+    return None
+
+
+@contextmanager
+def _no_source_constants() -> Iterator[None]:
+    """Keep the search a function of the target and the seed alone.
+
+    Hypothesis (since 6.131) draws about one integer in twenty from the literals of
+    the *local modules imported so far* (its "constants pool", rescanned whenever
+    ``sys.modules`` grows), so which test modules a pytest session collected, or which
+    user modules the CLI loaded, changed the derandomized schedules: e.g.
+    ``seqlock_no_odd_check`` under SC first failed after 14 steps alone and after 33
+    with ``tests/test_conformance_live.py`` imported. Derandomization itself was never
+    the cause: its seed is a digest of Hypothesis's own ``run_state_machine``, the same
+    for every machine. The pool has no setting, so its draw is switched off here.
+    """
+    with mock.patch.object(HypothesisProvider, "_maybe_draw_constant",
+                           lambda self, *args, **kwargs: None):
+        yield
 
 
 def _attempt(target: Target, plan: Sequence[str], lenient: bool = False

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any
 
@@ -115,6 +115,7 @@ class Validator:
     """
 
     def __init__(self, system: System, binding: Binding, merge_dead: bool = False):
+        system = omit_steps(system, binding)
         self.system = system
         self.binding = binding
         self.sem = Semantics(system)
@@ -179,7 +180,7 @@ class Validator:
             return True
         if c.process not in roles:
             return True  # the environment
-        if f"{c.process}.{c.label}" in self.binding.silent_steps:
+        if f"{c.process}.{c.label}" in self.binding.silent_steps | self.binding.omitted_steps:
             return True
         return a.kind in ("notify", "wait") and a.var in self.binding.silent_doorbells
 
@@ -489,6 +490,38 @@ class Validator:
         """End of trace. Every prefix of a spec run is a spec run, so nothing more is
         checked here (liveness needs more than a finite trace); always None."""
         return None
+
+
+def omit_steps(system: System, binding: Binding) -> System:
+    """``system`` with each fence the binding says the implementation omits turned into
+    a plain move to the next step: no empty-buffer guard, no barrier bit (the spec's
+    ordering is exactly what the implementation does not provide)."""
+    if not binding.omitted_steps:
+        return system
+    from intervm.spec.expr import Const, Var, eq
+
+    found: set[str] = set()
+    cmds = []
+    for c in system.commands:
+        name = f"{c.process}.{c.label}"
+        if c.kind != "step" or name not in binding.omitted_steps:
+            cmds.append(c)
+            continue
+        if c.access is None or c.access.kind != "fence":
+            raise TraceError(
+                f"binding {binding.protocol!r} omits spec step {name!r}, which is "
+                f"'{c.text}', not a fence; only a fence can be omitted (list a step the "
+                "implementation performs without an event in silent_steps instead)")
+        found.add(name)
+        pc = eq(Var(f"pc.{c.process}"), Const(system.label_names(c.process).index(c.label)))
+        cmds.append(replace(c, guard=pc, updates=tuple(
+            (v, e) for v, e in c.updates if not v.startswith("sb."))))
+    missing = sorted(binding.omitted_steps - found)
+    if missing:
+        raise TraceError(
+            f"binding {binding.protocol!r} omits spec step {missing[0]!r}, which "
+            f"{system.name} does not have; name a step as PROCESS.LABEL")
+    return replace(system, commands=tuple(cmds))
 
 
 def _old_expr(a: Access) -> Any:

@@ -83,11 +83,14 @@ class Reference:
             if a is not None and a.kind in ("store", "rmw") and a.var is not None:
                 self.writers.setdefault(a.var, set()).add(c.process)
         self.silent = []
+        # a fence the implementation omits moves on without its guard (buffer empty)
+        self.omitted = [c.kind == "step" and f"{c.process}.{c.label}" in binding.omitted_steps
+                        for c in system.commands]
         for c in system.commands:
             a = c.access
             self.silent.append(
                 c.kind == "flush" or a is None or not a.observed or c.process not in roles
-                or f"{c.process}.{c.label}" in binding.silent_steps
+                or f"{c.process}.{c.label}" in binding.silent_steps | binding.omitted_steps
                 or (a.kind in ("notify", "wait") and a.var in binding.silent_doorbells))
 
     def _at(self, s: State, p: str) -> list[int]:
@@ -99,7 +102,7 @@ class Reference:
         out = []
         for p in self.sys.processes:
             for i in self._at(s, p):
-                if not self.sem.enabled(s, i):
+                if not (self.omitted[i] or self.sem.enabled(s, i)):
                     continue
                 a = self.sys.commands[i].access
                 if self.silent[i]:
