@@ -35,12 +35,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from intervm.conformance.binding import Binding
 from intervm.conformance.events import Event
-from intervm.model.codegen import compile_commands, compile_fn
+from intervm.model.codegen import compile_commands, compile_fn, compile_projection
 from intervm.model.evaluate import Fn, Semantics, State
 from intervm.model.render import buffers_text, interrupt_text, memory_text, step_text
 from intervm.model.system import Access, BufferInfo, Command, System
@@ -92,12 +91,14 @@ class _Cmd:
     idx: Fn | None
     val: Fn | None
     old: Fn | None  # rmw: the value returned
+    after: Callable[[State], Any]  # the merge key of apply(s) (merge_dead) or apply
 
 
-# One silent move of a process at some pc: (guard, apply, pending position). With a
-# pending position, the move is a notify the binding lets the implementation skip
-# while that doorbell is already pending (only then is it a move).
-_Move = tuple[Fn, Callable[[State], State], int | None]
+# One silent move of a process at some pc: (guard, apply, key of the successor,
+# pending position). With a pending position, the move is a notify the binding lets
+# the implementation skip while that doorbell is already pending (only then is it a
+# move).
+_Move = tuple[Fn, Callable[[State], State], Callable[[State], Any], int | None]
 # How to read a process's newest buffered store of one variable: the count's
 # position, the variable's id, whether entries carry an id, per entry (id, value)
 # positions.
@@ -134,6 +135,12 @@ class Validator:
         self.silent: dict[int, bool] = {}
         writers: dict[str, set[str]] = {}
         fast = compile_commands(system)
+        # merge_dead: states equal on every variable the validator can observe are one
+        # state (see _relevant); the kept state is the first reached
+        rel = _relevant(system) if merge_dead else None
+        proj = (None if rel is None or len(rel) == len(system.vars)
+                else compile_projection(system, sorted(pos[v] for v in rel)))
+        self._key: Callable[[State], Any] | None = None if proj is None else proj.key
         for i, c in enumerate(system.commands):
             a = c.access
             old: Fn | None = None
@@ -142,7 +149,7 @@ class Validator:
             rc = _Cmd(i, c, fast[i].guard, fast[i].apply, a,
                       None if a is None or a.index is None else compile_fn(a.index, pos),
                       None if a is None or a.value is None else compile_fn(a.value, pos),
-                      old)
+                      old, fast[i].apply if proj is None else proj.after[i])
             if c.kind == "flush":
                 self.flushes[c.process].append(rc)
             else:
@@ -152,18 +159,15 @@ class Validator:
             if a is not None and a.kind in ("store", "rmw") and a.var is not None:
                 writers.setdefault(a.var, set()).add(c.process)
         self.writers = writers
-        # ordered: states reached by a spec step first, then those kept by an extra access
-        self.states: dict[State, None] = {self.sem.initial(): None}
+        s0 = self.sem.initial()
+        # the spec states consistent with the events so far, by merge key (the state
+        # itself without merge_dead); ordered: states reached by a spec step first,
+        # then those kept by an extra access
+        self._current: dict[Any, State] = {s0 if proj is None else proj.key(s0): s0}
         self.history: deque[Event] = deque(maxlen=HISTORY)
         self.count = 0
         self.pending_pos = {v.name.split(".", 1)[1]: pos[v.name]
                             for v in system.vars if v.role == "pending"}
-        # merge_dead: states equal on every variable the validator can observe are one
-        # state (see _relevant); the kept state is the first reached
-        rel = _relevant(system) if merge_dead else None
-        self._key: Callable[[State], Any] | None = (
-            None if rel is None or len(rel) == len(system.vars)
-            else itemgetter(*sorted(pos[v] for v in rel)))
         self._moves = self._silent_table()
         self._matches = self._match_table()
         # (process, variable) -> how to read its newest buffered store, per buffer
@@ -183,10 +187,12 @@ class Validator:
             return True
         return a.kind in ("notify", "wait") and a.var in self.binding.silent_doorbells
 
-    def _silent_table(self) -> tuple[tuple[int, tuple[tuple[_Move, ...], ...],
+    def _silent_table(self) -> tuple[tuple[int, int, tuple[tuple[_Move, ...], ...],
                                            tuple[_Move, ...]], ...]:
-        """Per process (in order): its pc position, per pc its silent moves (in
-        command order), and its flushes."""
+        """Per process (in order): its pc position, its store buffer's count position
+        (-1: no buffer), per pc its silent moves (in command order), and its flushes.
+        A flush needs a non-empty buffer (its guard says count > its slot), so the
+        closure skips the flush guards of an empty buffer."""
         pend = self.pending_pos
         out = []
         for p, pci in self.pc.items():
@@ -195,13 +201,14 @@ class Validator:
                 moves: list[_Move] = []
                 for rc in cmds:
                     if self.silent[rc.index]:
-                        moves.append((rc.guard, rc.apply, None))
+                        moves.append((rc.guard, rc.apply, rc.after, None))
                     elif (self.binding.skip_pending_notify and rc.acc is not None
                           and rc.acc.kind == "notify" and rc.acc.var in pend):
-                        moves.append((rc.guard, rc.apply, pend[rc.acc.var]))
+                        moves.append((rc.guard, rc.apply, rc.after, pend[rc.acc.var]))
                 per_pc.append(tuple(moves))
-            flushes = tuple((rc.guard, rc.apply, None) for rc in self.flushes[p])
-            out.append((pci, tuple(per_pc), flushes))
+            flushes = tuple((rc.guard, rc.apply, rc.after, None) for rc in self.flushes[p])
+            npos = self.pos[f"sb.{p}.n"] if flushes else -1
+            out.append((pci, npos, tuple(per_pc), flushes))
         return tuple(out)
 
     def _match_table(self) -> dict[str, list[dict[tuple[str, str], tuple[_Cmd, ...]]]]:
@@ -224,69 +231,48 @@ class Validator:
 
     # ------------------------------------------------------------------ closure
 
-    def _silent_moves(self, s: State) -> list[State]:
-        out = []
-        for pci, per_pc, flushes in self._moves:
-            for guard, apply, pend in per_pc[s[pci]]:
-                if guard(s) and (pend is None or s[pend]):
-                    out.append(apply(s))
-            for guard, apply, _ in flushes:
-                if guard(s):
-                    out.append(apply(s))
-        return out
+    @property
+    def states(self) -> dict[State, None]:
+        """The spec states consistent with the events so far (an ordered set; with
+        ``merge_dead``, one state per merge key: the first reached)."""
+        return dict.fromkeys(self._current.values())
 
     def closure(self, states: Iterable[State]) -> dict[State, None]:
-        """Every state reachable by silent steps, in breadth-first order (an ordered set)."""
-        if self._key is not None:
-            return self._closure_merged(states, self._key)
-        seen = dict.fromkeys(states)
-        order = list(seen)
+        """Every state reachable by silent steps, in breadth-first order (an ordered set;
+        with ``merge_dead``, states merged by key, the first one reached kept)."""
+        start: dict[Any, State] = {}
+        for s in states:
+            start.setdefault(s if self._key is None else self._key(s), s)
+        return dict.fromkeys(self._close(start).values())
+
+    def _close(self, start: dict[Any, State]) -> dict[Any, State]:
+        """:meth:`closure` of the states ``start`` maps their keys to, keyed the same
+        way. A successor's key is computed first (``after``: without the whole state
+        when merging) and the state itself only when the key is new."""
+        merged = self._key is not None
+        seen = dict(start)
+        order = list(seen.values())
         plan = self._moves
         for s in order:  # grows while it is walked: a breadth-first queue
-            for pci, per_pc, flushes in plan:
-                for guard, apply, pend in per_pc[s[pci]]:
+            for pci, npos, per_pc, flushes in plan:
+                for guard, apply, after, pend in per_pc[s[pci]]:
                     if guard(s) and (pend is None or s[pend]):
-                        t = apply(s)
-                        if t not in seen:
-                            seen[t] = None
+                        k = after(s)
+                        if k not in seen:
+                            t = apply(s) if merged else k
+                            seen[k] = t
                             order.append(t)
-                for guard, apply, _ in flushes:
-                    if guard(s):
-                        t = apply(s)
-                        if t not in seen:
-                            seen[t] = None
-                            order.append(t)
+                if flushes and s[npos]:
+                    for guard, apply, after, _ in flushes:
+                        if guard(s):
+                            k = after(s)
+                            if k not in seen:
+                                t = apply(s) if merged else k
+                                seen[k] = t
+                                order.append(t)
             if len(seen) > MAX_CLOSURE:
                 self._too_many()
         return seen
-
-    def _closure_merged(self, states: Iterable[State],
-                        key: Callable[[State], Any]) -> dict[State, None]:
-        """:meth:`closure` with states merged by ``key`` (first one reached kept)."""
-        seen: dict[Any, State] = {}
-        for s in states:
-            seen.setdefault(key(s), s)
-        order = list(seen.values())
-        plan = self._moves
-        for s in order:
-            for pci, per_pc, flushes in plan:
-                for guard, apply, pend in per_pc[s[pci]]:
-                    if guard(s) and (pend is None or s[pend]):
-                        t = apply(s)
-                        k = key(t)
-                        if k not in seen:
-                            seen[k] = t
-                            order.append(t)
-                for guard, apply, _ in flushes:
-                    if guard(s):
-                        t = apply(s)
-                        k = key(t)
-                        if k not in seen:
-                            seen[k] = t
-                            order.append(t)
-            if len(seen) > MAX_CLOSURE:
-                self._too_many()
-        return dict.fromkeys(order)
 
     def _too_many(self) -> None:
         raise EngineError(
@@ -382,28 +368,27 @@ class Validator:
         if target is None or (e.op == "wait" and e.value == 0):
             self.history.append(e)  # outside the spec, or a timed-out wait: no step
             return None
-        closed = self.closure(self.states)
-        nxt: dict[State, None] = {}
-        kept: list[State] = []
+        closed = self._close(self._current)
+        merged = self._key is not None
+        nxt: dict[Any, State] = {}
+        kept: list[tuple[Any, State]] = []
         pci = self.pc[proc]
         tables = self._matches[proc]
         key = (e.op, target)
         extra = self._extra_test(proc, e, target)
-        for s in closed:
+        for k0, s in closed.items():
             for rc in tables[s[pci]].get(key, ()):
                 if self._try(rc, s, e, target) is None:
-                    nxt[rc.apply(s)] = None
+                    k = rc.after(s)
+                    if k not in nxt:
+                        nxt[k] = rc.apply(s) if merged else k
             if extra is not None and extra(s):
-                kept.append(s)
-        nxt.update(dict.fromkeys(kept))
+                kept.append((k0, s))
+        for k, s in kept:  # after every spec step's successor, as in the docstring
+            nxt.setdefault(k, s)
         if not nxt:
-            return self._diverge(e, closed, proc, target)
-        if self._key is not None:
-            merged: dict[Any, State] = {}
-            for s in nxt:
-                merged.setdefault(self._key(s), s)
-            nxt = dict.fromkeys(merged.values())
-        self.states = nxt
+            return self._diverge(e, list(closed.values()), proc, target)
+        self._current = nxt
         self.history.append(e)
         return None
 
@@ -452,10 +437,9 @@ class Validator:
         parts.append("irq: " + interrupt_text(d))
         return " | ".join(parts)
 
-    def _diverge(self, e: Event, closed: dict[State, None], proc: str,
+    def _diverge(self, e: Event, ordered: list[State], proc: str,
                  target: str) -> Divergence:
         reasons: list[str] = []
-        ordered = list(closed)
         pci = self.pc[proc]
         idle: list[str] = []
         labels = dict(self.system.labels)[proc]
@@ -483,7 +467,7 @@ class Validator:
                            "in any of these states")
         return Divergence(e, self.count - 1,
                           tuple(self.describe_state(s) for s in ordered[:SHOW_STATES]),
-                          len(closed), tuple(self.history), tuple(reasons[:4]))
+                          len(ordered), tuple(self.history), tuple(reasons[:4]))
 
     def finish(self) -> Divergence | None:
         """End of trace. Every prefix of a spec run is a spec run, so nothing more is

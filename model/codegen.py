@@ -23,7 +23,7 @@ text. ``tests/test_codegen.py`` checks every built-in command against
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, assert_never
 
@@ -49,6 +49,9 @@ from intervm.spec.expr import (
 )
 
 State = tuple[Any, ...]
+
+# kept positions in a row longer than this are copied as one slice of the old state
+SLICE_RUN = 3
 
 _INFIX = {
     BinOp.ADD: "+", BinOp.SUB: "-", BinOp.MUL: "*", BinOp.MOD: "%",
@@ -111,19 +114,64 @@ class _Source:
             case _:
                 assert_never(e)
 
+    def cond(self, e: Expr) -> str:
+        """Source with the truth value of ``e`` (a guard): the connectives need no
+        ``bool`` coercion where only truth is asked, so none is generated there."""
+        match e:
+            case Bin(BinOp.AND, a, b):
+                return f"({self.cond(a)} and {self.cond(b)})"
+            case Bin(BinOp.OR, a, b):
+                return f"({self.cond(a)} or {self.cond(b)})"
+            case Bin(BinOp.IMPLIES, a, b):
+                return f"((not {self.cond(a)}) or {self.cond(b)})"
+            case Not(a):
+                return f"(not {self.cond(a)})"
+            case _:
+                return self.expr(e)
+
     def apply(self, c: Command) -> str:
         """``s`` with every update of ``c`` computed from the old ``s`` (all at once)."""
         if not c.updates:
             return "s"
-        vals = {self.pos[v]: self.expr(e) for v, e in c.updates}  # the last update wins
-        parts, start = [], 0
-        for i in sorted(vals):
-            if i > start:
-                parts.append(f"s[{start}:{i}]")
-            parts.append(f"({vals[i]},)")
-            start = i + 1
-        parts.append(f"s[{start}:]")
-        return " + ".join(parts)
+        return self.tuple_of(range(len(self.pos)), self.updates(c))
+
+    def updates(self, c: Command) -> dict[int, str]:
+        """Position -> source of its new value (the last update of a variable wins)."""
+        return {self.pos[v]: self.expr(e) for v, e in c.updates}
+
+    def tuple_of(self, positions: Iterable[int], vals: Mapping[int, str]) -> str:
+        """A tuple of the given positions of ``s``, those in ``vals`` replaced.
+
+        Runs of more than :data:`SLICE_RUN` consecutive kept positions are slices of
+        ``s``; everything else goes into one tuple display per stretch (a tuple
+        concatenation per single element costs more than the element)."""
+        parts: list[str] = []
+        items: list[str] = []
+        run: list[int] = []
+
+        def end_run() -> None:
+            if len(run) > SLICE_RUN:
+                if items:
+                    parts.append(f"({', '.join(items)},)")
+                    items.clear()
+                parts.append(f"s[{run[0]}:{run[-1] + 1}]")
+            else:
+                items.extend(f"s[{i}]" for i in run)
+            run.clear()
+
+        for i in positions:
+            if i in vals:
+                end_run()
+                items.append(vals[i])
+            elif run and i != run[-1] + 1:
+                end_run()
+                run.append(i)
+            else:
+                run.append(i)
+        end_run()
+        if items:
+            parts.append(f"({', '.join(items)},)")
+        return " + ".join(parts) if parts else "()"
 
 
 def compile_commands(system: System) -> list[FastCommand]:
@@ -132,12 +180,43 @@ def compile_commands(system: System) -> list[FastCommand]:
     src = _Source(pos)
     lines = []
     for i, c in enumerate(system.commands):
-        lines.append(f"def g{i}(s):\n    return {src.expr(c.guard)}\n")
+        lines.append(f"def g{i}(s):\n    return {src.cond(c.guard)}\n")
         lines.append(f"def a{i}(s):\n    return {src.apply(c)}\n")
     namespace: dict[str, Any] = {"_upd": _upd, **src.consts}
     exec(compile("".join(lines), f"<commands of {system.name}>", "exec"), namespace)
     return [FastCommand(namespace[f"g{i}"], namespace[f"a{i}"])
             for i in range(len(system.commands))]
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """A state's values at some positions, and the same of each command's successor.
+
+    ``key(s)`` is the tuple of ``s`` at the positions (in the order given);
+    ``after[i](s)`` equals ``key(apply_i(s))`` but builds only the projected tuple,
+    so a caller that keys states by the projection can test whether a successor is
+    new before paying for the whole successor state.
+    """
+
+    key: Callable[[State], tuple[Any, ...]]
+    after: tuple[Callable[[State], tuple[Any, ...]], ...]
+
+
+def compile_projection(system: System, positions: Sequence[int]) -> Projection:
+    """The :class:`Projection` of ``system``'s states and commands onto ``positions``."""
+    pos = {v.name: i for i, v in enumerate(system.vars)}
+    bad = [i for i in positions if not 0 <= i < len(pos)]
+    if bad:
+        raise EngineError(f"projection position {bad[0]} is outside {system.name}'s "
+                          f"{len(pos)} state variables; pass positions of its variables")
+    src = _Source(pos)
+    lines = [f"def key(s):\n    return {src.tuple_of(positions, {})}\n"]
+    for i, c in enumerate(system.commands):
+        lines.append(f"def p{i}(s):\n    return {src.tuple_of(positions, src.updates(c))}\n")
+    namespace: dict[str, Any] = {"_upd": _upd, **src.consts}
+    exec(compile("".join(lines), f"<projected commands of {system.name}>", "exec"), namespace)
+    return Projection(namespace["key"],
+                      tuple(namespace[f"p{i}"] for i in range(len(system.commands))))
 
 
 def compile_fn(e: Expr, pos: Mapping[str, int]) -> Callable[[State], Any]:
