@@ -39,13 +39,21 @@ from typing import Any
 
 from intervm.conformance.binding import Binding
 from intervm.conformance.events import Event
-from intervm.model.codegen import compile_commands, compile_fn, compile_projection
+from intervm.model.codegen import (
+    Expander,
+    compile_commands,
+    compile_expanders,
+    compile_fn,
+    compile_projection,
+)
 from intervm.model.evaluate import Fn, Semantics, State
 from intervm.model.render import buffers_text, interrupt_text, memory_text, step_text
 from intervm.model.system import Access, BufferInfo, Command, System
 from intervm.spec.errors import EngineError, TraceError
+from intervm.spec.expr import Expr, Var, and_, eq, gt, ite
 
 MAX_CLOSURE = 50_000
+ENCODED = 4096  # per field, the encoded values remembered
 SHOW_STATES = 3
 HISTORY = 6
 
@@ -94,11 +102,6 @@ class _Cmd:
     after: Callable[[State], Any]  # the merge key of apply(s) (merge_dead) or apply
 
 
-# One silent move of a process at some pc: (guard, apply, key of the successor,
-# pending position). With a pending position, the move is a notify the binding lets
-# the implementation skip while that doorbell is already pending (only then is it a
-# move).
-_Move = tuple[Fn, Callable[[State], State], Callable[[State], Any], int | None]
 # How to read a process's newest buffered store of one variable: the count's
 # position, the variable's id, whether entries carry an id, per entry (id, value)
 # positions.
@@ -141,6 +144,7 @@ class Validator:
         proj = (None if rel is None or len(rel) == len(system.vars)
                 else compile_projection(system, sorted(pos[v] for v in rel)))
         self._key: Callable[[State], Any] | None = None if proj is None else proj.key
+        self._key_positions = None if proj is None else sorted(pos[v] for v in rel or ())
         for i, c in enumerate(system.commands):
             a = c.access
             old: Fn | None = None
@@ -166,10 +170,24 @@ class Validator:
         self._current: dict[Any, State] = {s0 if proj is None else proj.key(s0): s0}
         self.history: deque[Event] = deque(maxlen=HISTORY)
         self.count = 0
+        # feed's lookups, remembered: role -> spec process, (op, field) -> spec target,
+        # per field the encodings of recent values, per (process, variable) its view
+        self._roles: dict[str, str] = {}
+        for r, p in binding.processes:
+            self._roles.setdefault(r, p)
+            self._roles.setdefault(p, p)
+        self._targets: dict[tuple[str, str | None], str | None] = {}
+        self._encoded: dict[str, dict[Any, Any]] = {}
+        self._view_fns: dict[tuple[str, str], Fn] = {}
         self.pending_pos = {v.name.split(".", 1)[1]: pos[v.name]
                             for v in system.vars if v.role == "pending"}
         self._moves = self._silent_table()
         self._matches = self._match_table()
+        # per process and (access kind, spec target): per pc the steps that could match
+        self._by_access: dict[str, dict[tuple[str, str], tuple[tuple[_Cmd, ...], ...]]] = {
+            p: {k: tuple(t.get(k, ()) for t in tables)
+                for k in {k for t in tables for k in t}}
+            for p, tables in self._matches.items()}
         # (process, variable) -> how to read its newest buffered store, per buffer
         views: dict[tuple[str, str], list[_ViewPlan]] = {}
         for buf in system.buffers:
@@ -187,29 +205,39 @@ class Validator:
             return True
         return a.kind in ("notify", "wait") and a.var in self.binding.silent_doorbells
 
-    def _silent_table(self) -> tuple[tuple[int, int, tuple[tuple[_Move, ...], ...],
-                                           tuple[_Move, ...]], ...]:
+    def _silent_table(self) -> tuple[tuple[int, int, tuple[Expander | None, ...],
+                                           Expander | None], ...]:
         """Per process (in order): its pc position, its store buffer's count position
-        (-1: no buffer), per pc its silent moves (in command order), and its flushes.
-        A flush needs a non-empty buffer (its guard says count > its slot), so the
-        closure skips the flush guards of an empty buffer."""
+        (-1: no buffer), per pc the generated expansion by its silent moves (command
+        order; None: it has none), and the expansion by its flushes. A flush needs a
+        non-empty buffer (its guard says count > its slot), so the closure skips the
+        flushes of an empty buffer."""
         pend = self.pending_pos
-        out = []
+        groups: list[list[tuple[int, int | None]]] = []
+        shape: list[tuple[int, int, list[int], int]] = []  # group numbers, -1: none
         for p, pci in self.pc.items():
             per_pc = []
             for cmds in self.at[p]:
-                moves: list[_Move] = []
+                moves: list[tuple[int, int | None]] = []
                 for rc in cmds:
                     if self.silent[rc.index]:
-                        moves.append((rc.guard, rc.apply, rc.after, None))
+                        moves.append((rc.index, None))
                     elif (self.binding.skip_pending_notify and rc.acc is not None
                           and rc.acc.kind == "notify" and rc.acc.var in pend):
-                        moves.append((rc.guard, rc.apply, rc.after, pend[rc.acc.var]))
-                per_pc.append(tuple(moves))
-            flushes = tuple((rc.guard, rc.apply, rc.after, None) for rc in self.flushes[p])
-            npos = self.pos[f"sb.{p}.n"] if flushes else -1
-            out.append((pci, npos, tuple(per_pc), flushes))
-        return tuple(out)
+                        # a notify the implementation may skip while the doorbell is
+                        # already pending: only then is it a move
+                        moves.append((rc.index, pend[rc.acc.var]))
+                per_pc.append(len(groups) if moves else -1)
+                if moves:
+                    groups.append(moves)
+            flushes: list[tuple[int, int | None]] = [(rc.index, None) for rc in self.flushes[p]]
+            shape.append((pci, self.pos[f"sb.{p}.n"] if flushes else -1, per_pc,
+                          len(groups) if flushes else -1))
+            if flushes:
+                groups.append(flushes)
+        xs = compile_expanders(self.system, groups, self._key_positions)
+        return tuple((pci, npos, tuple(None if g < 0 else xs[g] for g in per_pc),
+                      None if f < 0 else xs[f]) for pci, npos, per_pc, f in shape)
 
     def _match_table(self) -> dict[str, list[dict[tuple[str, str], tuple[_Cmd, ...]]]]:
         """Per process and pc, the observable steps by (access kind, spec target):
@@ -247,29 +275,19 @@ class Validator:
 
     def _close(self, start: dict[Any, State]) -> dict[Any, State]:
         """:meth:`closure` of the states ``start`` maps their keys to, keyed the same
-        way. A successor's key is computed first (``after``: without the whole state
-        when merging) and the state itself only when the key is new."""
-        merged = self._key is not None
+        way. A successor's key is computed first (without the whole state when
+        merging) and the state itself only when the key is new."""
         seen = dict(start)
         order = list(seen.values())
+        append = order.append
         plan = self._moves
         for s in order:  # grows while it is walked: a breadth-first queue
             for pci, npos, per_pc, flushes in plan:
-                for guard, apply, after, pend in per_pc[s[pci]]:
-                    if guard(s) and (pend is None or s[pend]):
-                        k = after(s)
-                        if k not in seen:
-                            t = apply(s) if merged else k
-                            seen[k] = t
-                            order.append(t)
-                if flushes and s[npos]:
-                    for guard, apply, after, _ in flushes:
-                        if guard(s):
-                            k = after(s)
-                            if k not in seen:
-                                t = apply(s) if merged else k
-                                seen[k] = t
-                                order.append(t)
+                x = per_pc[s[pci]]
+                if x is not None:
+                    x(s, seen, append)
+                if flushes is not None and s[npos]:
+                    flushes(s, seen, append)
             if len(seen) > MAX_CLOSURE:
                 self._too_many()
         return seen
@@ -354,16 +372,20 @@ class Validator:
 
     def feed(self, e: Event) -> Divergence | None:
         """Advance by one event; a :class:`Divergence` if no spec state allows it."""
-        proc = self.binding.process(e.process)
+        proc = self._roles.get(e.process)
         if proc is None:
             raise TraceError(
                 f"line {e.line}: process {e.process!r} is not a role of the "
                 f"{self.binding.protocol} binding (roles: "
                 f"{', '.join(r for r, _ in self.binding.processes)})")
-        try:
-            target = self._spec_target(e)
-        except TraceError as exc:
-            raise TraceError(f"line {e.line}: {exc}") from None
+        where = (e.op, e.field)
+        if where in self._targets:
+            target = self._targets[where]
+        else:
+            try:
+                target = self._targets[where] = self._spec_target(e)
+            except TraceError as exc:
+                raise TraceError(f"line {e.line}: {exc}") from None
         self.count += 1
         if target is None or (e.op == "wait" and e.value == 0):
             self.history.append(e)  # outside the spec, or a timed-out wait: no step
@@ -373,15 +395,16 @@ class Validator:
         nxt: dict[Any, State] = {}
         kept: list[tuple[Any, State]] = []
         pci = self.pc[proc]
-        tables = self._matches[proc]
-        key = (e.op, target)
+        steps = self._by_access[proc].get((e.op, target))
+        ok = self._accepts(e, target)
         extra = self._extra_test(proc, e, target)
         for k0, s in closed.items():
-            for rc in tables[s[pci]].get(key, ()):
-                if self._try(rc, s, e, target) is None:
-                    k = rc.after(s)
-                    if k not in nxt:
-                        nxt[k] = rc.apply(s) if merged else k
+            if steps is not None:
+                for rc in steps[s[pci]]:
+                    if ok(rc, s):
+                        k = rc.after(s)
+                        if k not in nxt:
+                            nxt[k] = rc.apply(s) if merged else k
             if extra is not None and extra(s):
                 kept.append((k0, s))
         for k, s in kept:  # after every spec step's successor, as in the docstring
@@ -391,6 +414,40 @@ class Validator:
         self._current = nxt
         self.history.append(e)
         return None
+
+    def _accepts(self, e: Event, target: str) -> Callable[[_Cmd, State], bool]:
+        """``ok(rc, s)``: whether step ``rc`` matches ``e`` in ``s``, i.e. whether
+        :meth:`_try` would say None; a direct test for loads and stores."""
+        if e.op not in ("load", "store"):
+            return lambda rc, s: self._try(rc, s, e, target) is None
+        assert e.field is not None and e.value is not None
+        index, value = e.index, e.value
+        wild = (e.field, value) in self.binding.wildcard
+        enc = self._encoder(e.field)
+
+        def ok(rc: _Cmd, s: State) -> bool:
+            if not rc.guard(s):
+                return False
+            if rc.idx is not None and (index is None or rc.idx(s) != index):
+                return False
+            assert rc.val is not None
+            return wild or enc(rc.val(s)) == value
+        return ok
+
+    def _encoder(self, fld: str) -> Callable[[Any], Any]:
+        """``binding.encode(fld, ·)``, remembered for the last few thousand values (the
+        binding is frozen, so the answer for a value never changes)."""
+        cache = self._encoded.setdefault(fld, {})
+        encode = self.binding.encode
+
+        def enc(v: Any) -> Any:
+            w = cache.get(v, cache)
+            if w is cache:
+                if len(cache) >= ENCODED:
+                    cache.clear()
+                w = cache[v] = encode(fld, v)
+            return w
+        return enc
 
     def _extra(self, s: State, proc: str, e: Event, target: str) -> bool:
         """Whether ``e`` is an access the binding allows beyond the spec's steps."""
@@ -411,15 +468,43 @@ class Validator:
                           and self.writers.get(target, set()) <= {proc})
                 if not ok:
                     return None
-                return lambda s: b.matches(fld, self._view(s, proc, target), value)
+                if (fld, value) in b.wildcard:
+                    return lambda s: True
+                view, enc = self._view_fn(proc, target), self._encoder(fld)
+                return lambda s: enc(view(s)) == value
             case "fence":
                 if not b.extra_fences:
                     return None
                 if e.fence == "store":
                     return lambda s: True
-                return lambda s: self._buffer_empty(s, proc)
+                npos = self.pos.get(f"sb.{proc}.n")
+                if npos is None:
+                    return lambda s: True
+                return lambda s: s[npos] == 0
             case _:
                 return None
+
+    def _view_fn(self, proc: str, var: str) -> Fn:
+        """:meth:`_view` of ``proc`` and ``var`` as one generated function."""
+        fn = self._view_fns.get((proc, var))
+        if fn is None:
+            fn = self._view_fns[(proc, var)] = compile_fn(self._view_expr(proc, var), self.pos)
+        return fn
+
+    def _view_expr(self, proc: str, var: str) -> Expr:
+        """What ``proc`` would load from scalar ``var`` (its newest buffered store to
+        it, or memory) as an expression: :meth:`_view`, written out."""
+        out: Expr = Var(var)
+        for buf in reversed(self.system.buffers):
+            if buf.process != proc or var not in buf.targets:
+                continue
+            n, vid = Var(f"sb.{proc}.n"), self.system.shared.index(var) + 1
+            for k in range(buf.size):  # the newest entry is tested first
+                here = gt(n, k)
+                if buf.with_var:
+                    here = and_(here, eq(Var(f"sb.{proc}.var{k}"), vid))
+                out = ite(here, Var(f"sb.{proc}.val{k}"), out)
+        return out
 
     # ------------------------------------------------------------------ reporting
 

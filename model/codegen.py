@@ -219,6 +219,48 @@ def compile_projection(system: System, positions: Sequence[int]) -> Projection:
                       tuple(namespace[f"p{i}"] for i in range(len(system.commands))))
 
 
+Expander = Callable[[State, dict[Any, State], Callable[[State], None]], None]
+
+
+def compile_expanders(system: System, groups: Sequence[Sequence[tuple[int, int | None]]],
+                      key_positions: Sequence[int] | None = None) -> list[Expander]:
+    """Per group of moves, one generated ``x(s, seen, append)`` adding the new successors.
+
+    A move is (command index, position or None): with a position, the move is taken
+    only while ``s`` is truthy there as well as the command's guard. For each move
+    in the group's order whose guard holds, ``x`` computes the successor's key (the
+    successor projected onto ``key_positions``, or the successor itself when None)
+    and, when ``seen`` lacks it, builds the successor ``t``, sets ``seen[key] = t``
+    and calls ``append(t)``: one breadth-first expansion step with no call per
+    guard, key or update.
+    """
+    pos = {v.name: i for i, v in enumerate(system.vars)}
+    src = _Source(pos)
+    lines = []
+    for g, moves in enumerate(groups):
+        body = [f"def x{g}(s, seen, append):"]
+        for i, extra in moves:
+            c = system.commands[i]
+            test = src.cond(c.guard) + ("" if extra is None else f" and s[{extra}]")
+            body.append(f"    if {test}:")
+            if key_positions is None:
+                body += [f"        t = {src.apply(c)}",
+                         "        if t not in seen:",
+                         "            seen[t] = t",
+                         "            append(t)"]
+            else:
+                body += [f"        k = {src.tuple_of(key_positions, src.updates(c))}",
+                         "        if k not in seen:",
+                         f"            t = {src.apply(c)}",
+                         "            seen[k] = t",
+                         "            append(t)"]
+        body.append("    return None\n")
+        lines.append("\n".join(body))
+    namespace: dict[str, Any] = {"_upd": _upd, **src.consts}
+    exec(compile("\n".join(lines), f"<moves of {system.name}>", "exec"), namespace)
+    return [namespace[f"x{g}"] for g in range(len(groups))]
+
+
 def compile_fn(e: Expr, pos: Mapping[str, int]) -> Callable[[State], Any]:
     """One generated function computing ``e`` on a state laid out by ``pos``."""
     src = _Source(pos)
