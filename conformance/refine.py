@@ -48,7 +48,7 @@ from intervm.model.codegen import (
 )
 from intervm.model.evaluate import Fn, Semantics, State
 from intervm.model.render import buffers_text, interrupt_text, memory_text, step_text
-from intervm.model.system import Access, BufferInfo, Command, System
+from intervm.model.system import Access, Command, System
 from intervm.spec.errors import EngineError, TraceError
 from intervm.spec.expr import Expr, Var, and_, eq, gt, ite
 
@@ -102,10 +102,25 @@ class _Cmd:
     after: Callable[[State], Any]  # the merge key of apply(s) (merge_dead) or apply
 
 
-# How to read a process's newest buffered store of one variable: the count's
-# position, the variable's id, whether entries carry an id, per entry (id, value)
-# positions.
-_ViewPlan = tuple[int, int, bool, tuple[tuple[int, int], ...]]
+_NONE, _ALWAYS = -1, -2  # _Plan.extra: no extra access; always allowed
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Events of one shape: the spec process and target (None: outside the spec),
+    the pc position, per pc the steps that could match (None: none anywhere), for
+    loads and stores the field's encoder and, if the binding allows the access as
+    an extra one, the process's view of the variable; for others ``extra`` is
+    :data:`_NONE`, :data:`_ALWAYS` or the position of a store buffer count that
+    must be 0."""
+
+    proc: str
+    target: str | None
+    pci: int
+    steps: tuple[tuple[_Cmd, ...], ...] | None
+    enc: Callable[[Any], Any] | None
+    view: Fn | None
+    extra: int
 
 
 class Validator:
@@ -170,14 +185,8 @@ class Validator:
         self._current: dict[Any, State] = {s0 if proj is None else proj.key(s0): s0}
         self.history: deque[Event] = deque(maxlen=HISTORY)
         self.count = 0
-        # feed's lookups, remembered: role -> spec process, (op, field) -> spec target,
-        # per field the encodings of recent values, per (process, variable) its view
-        self._roles: dict[str, str] = {}
-        for r, p in binding.processes:
-            self._roles.setdefault(r, p)
-            self._roles.setdefault(p, p)
-        self._targets: dict[tuple[str, str | None], str | None] = {}
-        self._encoded: dict[str, dict[Any, Any]] = {}
+        # feed's lookups, remembered per event shape and per (process, variable)
+        self._plans: dict[tuple[str, str, str | None, bool, str | None], _Plan] = {}
         self._view_fns: dict[tuple[str, str], Fn] = {}
         self.pending_pos = {v.name.split(".", 1)[1]: pos[v.name]
                             for v in system.vars if v.role == "pending"}
@@ -188,12 +197,6 @@ class Validator:
             p: {k: tuple(t.get(k, ()) for t in tables)
                 for k in {k for t in tables for k in t}}
             for p, tables in self._matches.items()}
-        # (process, variable) -> how to read its newest buffered store, per buffer
-        views: dict[tuple[str, str], list[_ViewPlan]] = {}
-        for buf in system.buffers:
-            for var in buf.targets:
-                views.setdefault((buf.process, var), []).append(self._view_plan(buf, var))
-        self._views = {k: tuple(v) for k, v in views.items()}
 
     def _is_silent(self, c: Command, roles: set[str]) -> bool:
         a = c.access
@@ -300,25 +303,6 @@ class Validator:
 
     # ------------------------------------------------------------------ matching
 
-    def _view_plan(self, buf: BufferInfo, var: str) -> _ViewPlan:
-        slots = tuple((self.pos.get(f"sb.{buf.process}.var{k}", -1),
-                       self.pos[f"sb.{buf.process}.val{k}"]) for k in range(buf.size))
-        return (self.pos[f"sb.{buf.process}.n"], self.system.shared.index(var) + 1,
-                buf.with_var, slots)
-
-    def _view(self, s: State, proc: str, var: str) -> Any:
-        """What ``proc`` would load from scalar ``var``: its newest buffered store, or memory."""
-        for npos, vid, with_var, slots in self._views.get((proc, var), ()):
-            for k in range(s[npos] - 1, -1, -1):
-                vpos, valpos = slots[k]
-                if not with_var or s[vpos] == vid:
-                    return s[valpos]
-        return s[self.pos[var]]
-
-    def _buffer_empty(self, s: State, proc: str) -> bool:
-        i = self.pos.get(f"sb.{proc}.n")
-        return i is None or s[i] == 0
-
     def _spec_target(self, e: Event) -> str | None:
         """The spec variable or doorbell the event touches; None: ignored by the binding."""
         b = self.binding
@@ -372,72 +356,92 @@ class Validator:
 
     def feed(self, e: Event) -> Divergence | None:
         """Advance by one event; a :class:`Divergence` if no spec state allows it."""
-        proc = self._roles.get(e.process)
-        if proc is None:
-            raise TraceError(
-                f"line {e.line}: process {e.process!r} is not a role of the "
-                f"{self.binding.protocol} binding (roles: "
-                f"{', '.join(r for r, _ in self.binding.processes)})")
-        where = (e.op, e.field)
-        if where in self._targets:
-            target = self._targets[where]
-        else:
-            try:
-                target = self._targets[where] = self._spec_target(e)
-            except TraceError as exc:
-                raise TraceError(f"line {e.line}: {exc}") from None
+        shape = (e.process, e.op, e.field, e.index is None, e.fence)
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plans[shape] = self._plan(e)
         self.count += 1
-        if target is None or (e.op == "wait" and e.value == 0):
+        if plan.target is None or (e.op == "wait" and e.value == 0):
             self.history.append(e)  # outside the spec, or a timed-out wait: no step
             return None
         closed = self._close(self._current)
         merged = self._key is not None
         nxt: dict[Any, State] = {}
         kept: list[tuple[Any, State]] = []
-        pci = self.pc[proc]
-        steps = self._by_access[proc].get((e.op, target))
-        ok = self._accepts(e, target)
-        extra = self._extra_test(proc, e, target)
-        for k0, s in closed.items():
-            if steps is not None:
-                for rc in steps[s[pci]]:
-                    if ok(rc, s):
-                        k = rc.after(s)
-                        if k not in nxt:
-                            nxt[k] = rc.apply(s) if merged else k
-            if extra is not None and extra(s):
-                kept.append((k0, s))
+        pci, steps, extra = plan.pci, plan.steps, plan.extra
+        if plan.enc is not None:  # a load or a store: what _try checks, directly
+            enc, view, index, value = plan.enc, plan.view, e.index, e.value
+            wild = (e.field, value) in self.binding.wildcard
+            for k0, s in closed.items():
+                if steps is not None:
+                    for rc in steps[s[pci]]:
+                        if (rc.guard(s)
+                                and (rc.idx is None or (index is not None
+                                                        and rc.idx(s) == index))
+                                and (wild or enc(rc.val(s)) == value)):  # type: ignore[misc]
+                            k = rc.after(s)
+                            if k not in nxt:
+                                nxt[k] = rc.apply(s) if merged else k
+                if view is not None and (wild or enc(view(s)) == value):
+                    kept.append((k0, s))
+        else:
+            target = plan.target
+            for k0, s in closed.items():
+                if steps is not None:
+                    for rc in steps[s[pci]]:
+                        if self._try(rc, s, e, target) is None:
+                            k = rc.after(s)
+                            if k not in nxt:
+                                nxt[k] = rc.apply(s) if merged else k
+                if extra == _ALWAYS or (extra >= 0 and s[extra] == 0):
+                    kept.append((k0, s))
         for k, s in kept:  # after every spec step's successor, as in the docstring
             nxt.setdefault(k, s)
         if not nxt:
-            return self._diverge(e, list(closed.values()), proc, target)
+            return self._diverge(e, list(closed.values()), plan.proc, plan.target)
         self._current = nxt
         self.history.append(e)
         return None
 
-    def _accepts(self, e: Event, target: str) -> Callable[[_Cmd, State], bool]:
-        """``ok(rc, s)``: whether step ``rc`` matches ``e`` in ``s``, i.e. whether
-        :meth:`_try` would say None; a direct test for loads and stores."""
-        if e.op not in ("load", "store"):
-            return lambda rc, s: self._try(rc, s, e, target) is None
-        assert e.field is not None and e.value is not None
-        index, value = e.index, e.value
-        wild = (e.field, value) in self.binding.wildcard
-        enc = self._encoder(e.field)
-
-        def ok(rc: _Cmd, s: State) -> bool:
-            if not rc.guard(s):
-                return False
-            if rc.idx is not None and (index is None or rc.idx(s) != index):
-                return False
-            assert rc.val is not None
-            return wild or enc(rc.val(s)) == value
-        return ok
+    def _plan(self, e: Event) -> _Plan:
+        """What :meth:`feed` needs for every event shaped like ``e`` (same process,
+        op, field, fence kind, with or without an index); remembered per shape."""
+        b = self.binding
+        proc = b.process(e.process)
+        if proc is None:
+            raise TraceError(
+                f"line {e.line}: process {e.process!r} is not a role of the "
+                f"{b.protocol} binding (roles: {', '.join(r for r, _ in b.processes)})")
+        try:
+            target = self._spec_target(e)
+        except TraceError as exc:
+            raise TraceError(f"line {e.line}: {exc}") from None
+        pci = self.pc[proc]
+        if target is None:
+            return _Plan(proc, None, pci, None, None, None, _NONE)
+        steps = self._by_access[proc].get((e.op, target))
+        match e.op:
+            case "load" | "store":
+                assert e.field is not None
+                if e.op == "load":
+                    extra = (proc, target) in b.extra_loads and e.index is None
+                else:  # a store of the value the process already sees
+                    extra = (b.redundant_stores and e.index is None
+                             and self.writers.get(target, set()) <= {proc})
+                return _Plan(proc, target, pci, steps, self._encoder(e.field),
+                             self._view_fn(proc, target) if extra else None, _NONE)
+            case "fence" if b.extra_fences:
+                # an unmatched store fence is allowed; a full one asserts an empty buffer
+                npos = self.pos.get(f"sb.{proc}.n")
+                return _Plan(proc, target, pci, steps, None, None,
+                             _ALWAYS if e.fence == "store" or npos is None else npos)
+            case _:
+                return _Plan(proc, target, pci, steps, None, None, _NONE)
 
     def _encoder(self, fld: str) -> Callable[[Any], Any]:
         """``binding.encode(fld, ·)``, remembered for the last few thousand values (the
         binding is frozen, so the answer for a value never changes)."""
-        cache = self._encoded.setdefault(fld, {})
+        cache: dict[Any, Any] = {}
         encode = self.binding.encode
 
         def enc(v: Any) -> Any:
@@ -449,43 +453,8 @@ class Validator:
             return w
         return enc
 
-    def _extra(self, s: State, proc: str, e: Event, target: str) -> bool:
-        """Whether ``e`` is an access the binding allows beyond the spec's steps."""
-        test = self._extra_test(proc, e, target)
-        return test is not None and test(s)
-
-    def _extra_test(self, proc: str, e: Event, target: str) -> Callable[[State], bool] | None:
-        """The state test of :meth:`_extra` for this event; None: false in every state."""
-        b = self.binding
-        match e.op:
-            case "load" | "store":
-                fld, value = e.field, e.value
-                assert fld is not None and value is not None
-                if e.op == "load":
-                    ok = (proc, target) in b.extra_loads and e.index is None
-                else:
-                    ok = (b.redundant_stores and e.index is None
-                          and self.writers.get(target, set()) <= {proc})
-                if not ok:
-                    return None
-                if (fld, value) in b.wildcard:
-                    return lambda s: True
-                view, enc = self._view_fn(proc, target), self._encoder(fld)
-                return lambda s: enc(view(s)) == value
-            case "fence":
-                if not b.extra_fences:
-                    return None
-                if e.fence == "store":
-                    return lambda s: True
-                npos = self.pos.get(f"sb.{proc}.n")
-                if npos is None:
-                    return lambda s: True
-                return lambda s: s[npos] == 0
-            case _:
-                return None
-
     def _view_fn(self, proc: str, var: str) -> Fn:
-        """:meth:`_view` of ``proc`` and ``var`` as one generated function."""
+        """:meth:`_view_expr` of ``proc`` and ``var`` as one generated function."""
         fn = self._view_fns.get((proc, var))
         if fn is None:
             fn = self._view_fns[(proc, var)] = compile_fn(self._view_expr(proc, var), self.pos)
@@ -493,7 +462,7 @@ class Validator:
 
     def _view_expr(self, proc: str, var: str) -> Expr:
         """What ``proc`` would load from scalar ``var`` (its newest buffered store to
-        it, or memory) as an expression: :meth:`_view`, written out."""
+        it, or memory) as an expression."""
         out: Expr = Var(var)
         for buf in reversed(self.system.buffers):
             if buf.process != proc or var not in buf.targets:
