@@ -4,11 +4,15 @@
 closures: one Python call per node. The trace validator evaluates guards and
 updates millions of times, so here each guard and each command's update becomes
 *one* function generated from Python source, with the same meaning node for node
-(the same operators, the same ``bool`` coercions, the same array update), and a
-new state is built by slicing the old tuple around the updated positions.
-Constants are passed to the generated code as bound names, never spliced in as
-text. ``tests/test_codegen.py`` checks every built-in command against
-:class:`Semantics` on reachable states.
+(the same operators and array update; ``bool`` coercions where a value is kept,
+plain truth tests in guards), and a new state is built from a few slices of the
+old tuple and one tuple display per stretch of updated positions. Two fused forms
+serve a search that keys states by a projection: :func:`compile_projection` (the
+key of a command's successor without building the successor) and
+:func:`compile_expanders` (one function adding every new successor of a group of
+moves). Constants are passed to the generated code as bound names, never spliced
+in as text. ``tests/test_trace_perf.py`` checks all three against
+:class:`Semantics` on reachable states of every built-in protocol.
 
 >>> from intervm.spec.protocols import get_protocol
 >>> from intervm.model.compile import compile_spec
