@@ -54,8 +54,10 @@ from intervm.spec.expr import (
 
 State = tuple[Any, ...]
 
-# kept positions in a row longer than this are copied as one slice of the old state
-SLICE_RUN = 3
+# kept positions in a row longer than this are copied as one slice of the old state;
+# shorter runs go into the tuple display element by element (CPython 3.11: a slice
+# and its concatenation cost about as much as a dozen element loads)
+SLICE_RUN = 12
 
 _INFIX = {
     BinOp.ADD: "+", BinOp.SUB: "-", BinOp.MUL: "*", BinOp.MOD: "%",
