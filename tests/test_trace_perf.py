@@ -342,3 +342,16 @@ def test_full_fence_matches_only_with_an_empty_store_buffer(mm: str) -> None:
     assert res.divergence.reasons[0] == (
         "P's step 'readflag: f := load flag; if f == 0 goto idle' matches the access, "
         "but it would read flag = 1 here")
+
+
+def test_a_closure_beyond_the_cap_is_an_error_not_a_verdict(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the cap is checked while the closure grows: too many states is a
+    # clear error naming the event, never a pass or a silently truncated set
+    import intervm.conformance.refine as refine
+    from intervm.conformance.tracecheck import check_lines
+    from intervm.spec.errors import EngineError
+
+    monkeypatch.setattr(refine, "MAX_CLOSURE", 5)
+    with pytest.raises(EngineError, match=r"more than 5 spec states .* before event 2; "):
+        check_lines(record_coalescing(5, 2, seed=3), "coalescing", "correct", "pso")
