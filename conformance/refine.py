@@ -126,11 +126,16 @@ class _Plan:
 class Validator:
     """Feed events one at a time; the first :class:`Divergence` is returned.
 
-    The hot path works on precomputed tables: per (process, pc) the silent moves
-    and, per (event kind, spec target), the steps that could match; guards and
-    updates are generated Python (:mod:`intervm.model.codegen`). The meaning is
-    that of the plain algorithm in the module docstring (``tests/test_trace_perf.py``
-    checks it against a direct implementation).
+    The hot path works on precomputed tables: per (process, pc) one generated
+    function adding the successors of its silent moves (and one per store buffer
+    for its flushes, skipped while the buffer is empty), and per event shape a
+    remembered :class:`_Plan` with the steps that could match. States are kept by
+    merge key; a successor's key is generated from the old state and looked up
+    before the successor itself is built (two thirds of the successors in a
+    closure are states already seen). Guards and updates are generated Python
+    (:mod:`intervm.model.codegen`). The meaning, the order of the states
+    included, is that of the plain algorithm in the module docstring
+    (``tests/test_trace_perf.py`` checks it against a direct implementation).
     """
 
     def __init__(self, system: System, binding: Binding, merge_dead: bool = False):
