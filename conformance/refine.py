@@ -35,18 +35,25 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from operator import itemgetter
 from typing import Any
 
 from intervm.conformance.binding import Binding
 from intervm.conformance.events import Event
-from intervm.model.codegen import compile_commands, compile_fn
+from intervm.model.codegen import (
+    Expander,
+    compile_commands,
+    compile_expanders,
+    compile_fn,
+    compile_projection,
+)
 from intervm.model.evaluate import Fn, Semantics, State
 from intervm.model.render import buffers_text, interrupt_text, memory_text, step_text
-from intervm.model.system import Access, BufferInfo, Command, System
+from intervm.model.system import Access, Command, System
 from intervm.spec.errors import EngineError, TraceError
+from intervm.spec.expr import Expr, Var, and_, eq, gt, ite
 
 MAX_CLOSURE = 50_000
+ENCODED = 4096  # per field, the encoded values remembered
 SHOW_STATES = 3
 HISTORY = 6
 
@@ -92,26 +99,43 @@ class _Cmd:
     idx: Fn | None
     val: Fn | None
     old: Fn | None  # rmw: the value returned
+    after: Callable[[State], Any]  # the merge key of apply(s) (merge_dead) or apply
 
 
-# One silent move of a process at some pc: (guard, apply, pending position). With a
-# pending position, the move is a notify the binding lets the implementation skip
-# while that doorbell is already pending (only then is it a move).
-_Move = tuple[Fn, Callable[[State], State], int | None]
-# How to read a process's newest buffered store of one variable: the count's
-# position, the variable's id, whether entries carry an id, per entry (id, value)
-# positions.
-_ViewPlan = tuple[int, int, bool, tuple[tuple[int, int], ...]]
+_NONE, _ALWAYS = -1, -2  # _Plan.extra: no extra access; always allowed
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Events of one shape: the spec process and target (None: outside the spec),
+    the pc position, per pc the steps that could match (None: none anywhere), for
+    loads and stores the field's encoder and, if the binding allows the access as
+    an extra one, the process's view of the variable; for others ``extra`` is
+    :data:`_NONE`, :data:`_ALWAYS` or the position of a store buffer count that
+    must be 0."""
+
+    proc: str
+    target: str | None
+    pci: int
+    steps: tuple[tuple[_Cmd, ...], ...] | None
+    enc: Callable[[Any], Any] | None
+    view: Fn | None
+    extra: int
 
 
 class Validator:
     """Feed events one at a time; the first :class:`Divergence` is returned.
 
-    The hot path works on precomputed tables: per (process, pc) the silent moves
-    and, per (event kind, spec target), the steps that could match; guards and
-    updates are generated Python (:mod:`intervm.model.codegen`). The meaning is
-    that of the plain algorithm in the module docstring (``tests/test_trace_perf.py``
-    checks it against a direct implementation).
+    The hot path works on precomputed tables: per (process, pc) one generated
+    function adding the successors of its silent moves (and one per store buffer
+    for its flushes, skipped while the buffer is empty), and per event shape a
+    remembered :class:`_Plan` with the steps that could match. States are kept by
+    merge key; a successor's key is generated from the old state and looked up
+    before the successor itself is built (two thirds of the successors in a
+    closure are states already seen). Guards and updates are generated Python
+    (:mod:`intervm.model.codegen`). The meaning, the order of the states
+    included, is that of the plain algorithm in the module docstring
+    (``tests/test_trace_perf.py`` checks it against a direct implementation).
     """
 
     def __init__(self, system: System, binding: Binding, merge_dead: bool = False):
@@ -135,6 +159,13 @@ class Validator:
         self.silent: dict[int, bool] = {}
         writers: dict[str, set[str]] = {}
         fast = compile_commands(system)
+        # merge_dead: states equal on every variable the validator can observe are one
+        # state (see _relevant); the kept state is the first reached
+        rel = _relevant(system) if merge_dead else None
+        proj = (None if rel is None or len(rel) == len(system.vars)
+                else compile_projection(system, sorted(pos[v] for v in rel)))
+        self._key: Callable[[State], Any] | None = None if proj is None else proj.key
+        self._key_positions = None if proj is None else sorted(pos[v] for v in rel or ())
         for i, c in enumerate(system.commands):
             a = c.access
             old: Fn | None = None
@@ -143,7 +174,7 @@ class Validator:
             rc = _Cmd(i, c, fast[i].guard, fast[i].apply, a,
                       None if a is None or a.index is None else compile_fn(a.index, pos),
                       None if a is None or a.value is None else compile_fn(a.value, pos),
-                      old)
+                      old, fast[i].apply if proj is None else proj.after[i])
             if c.kind == "flush":
                 self.flushes[c.process].append(rc)
             else:
@@ -153,26 +184,25 @@ class Validator:
             if a is not None and a.kind in ("store", "rmw") and a.var is not None:
                 writers.setdefault(a.var, set()).add(c.process)
         self.writers = writers
-        # ordered: states reached by a spec step first, then those kept by an extra access
-        self.states: dict[State, None] = {self.sem.initial(): None}
+        s0 = self.sem.initial()
+        # the spec states consistent with the events so far, by merge key (the state
+        # itself without merge_dead); ordered: states reached by a spec step first,
+        # then those kept by an extra access
+        self._current: dict[Any, State] = {s0 if proj is None else proj.key(s0): s0}
         self.history: deque[Event] = deque(maxlen=HISTORY)
         self.count = 0
+        # feed's lookups, remembered per event shape and per (process, variable)
+        self._plans: dict[tuple[str, str, str | None, bool, str | None], _Plan] = {}
+        self._view_fns: dict[tuple[str, str], Fn] = {}
         self.pending_pos = {v.name.split(".", 1)[1]: pos[v.name]
                             for v in system.vars if v.role == "pending"}
-        # merge_dead: states equal on every variable the validator can observe are one
-        # state (see _relevant); the kept state is the first reached
-        rel = _relevant(system) if merge_dead else None
-        self._key: Callable[[State], Any] | None = (
-            None if rel is None or len(rel) == len(system.vars)
-            else itemgetter(*sorted(pos[v] for v in rel)))
         self._moves = self._silent_table()
         self._matches = self._match_table()
-        # (process, variable) -> how to read its newest buffered store, per buffer
-        views: dict[tuple[str, str], list[_ViewPlan]] = {}
-        for buf in system.buffers:
-            for var in buf.targets:
-                views.setdefault((buf.process, var), []).append(self._view_plan(buf, var))
-        self._views = {k: tuple(v) for k, v in views.items()}
+        # per process and (access kind, spec target): per pc the steps that could match
+        self._by_access: dict[str, dict[tuple[str, str], tuple[tuple[_Cmd, ...], ...]]] = {
+            p: {k: tuple(t.get(k, ()) for t in tables)
+                for k in {k for t in tables for k in t}}
+            for p, tables in self._matches.items()}
 
     def _is_silent(self, c: Command, roles: set[str]) -> bool:
         a = c.access
@@ -184,26 +214,39 @@ class Validator:
             return True
         return a.kind in ("notify", "wait") and a.var in self.binding.silent_doorbells
 
-    def _silent_table(self) -> tuple[tuple[int, tuple[tuple[_Move, ...], ...],
-                                           tuple[_Move, ...]], ...]:
-        """Per process (in order): its pc position, per pc its silent moves (in
-        command order), and its flushes."""
+    def _silent_table(self) -> tuple[tuple[int, int, tuple[Expander | None, ...],
+                                           Expander | None], ...]:
+        """Per process (in order): its pc position, its store buffer's count position
+        (-1: no buffer), per pc the generated expansion by its silent moves (command
+        order; None: it has none), and the expansion by its flushes. A flush needs a
+        non-empty buffer (its guard says count > its slot), so the closure skips the
+        flushes of an empty buffer."""
         pend = self.pending_pos
-        out = []
+        groups: list[list[tuple[int, int | None]]] = []
+        shape: list[tuple[int, int, list[int], int]] = []  # group numbers, -1: none
         for p, pci in self.pc.items():
             per_pc = []
             for cmds in self.at[p]:
-                moves: list[_Move] = []
+                moves: list[tuple[int, int | None]] = []
                 for rc in cmds:
                     if self.silent[rc.index]:
-                        moves.append((rc.guard, rc.apply, None))
+                        moves.append((rc.index, None))
                     elif (self.binding.skip_pending_notify and rc.acc is not None
                           and rc.acc.kind == "notify" and rc.acc.var in pend):
-                        moves.append((rc.guard, rc.apply, pend[rc.acc.var]))
-                per_pc.append(tuple(moves))
-            flushes = tuple((rc.guard, rc.apply, None) for rc in self.flushes[p])
-            out.append((pci, tuple(per_pc), flushes))
-        return tuple(out)
+                        # a notify the implementation may skip while the doorbell is
+                        # already pending: only then is it a move
+                        moves.append((rc.index, pend[rc.acc.var]))
+                per_pc.append(len(groups) if moves else -1)
+                if moves:
+                    groups.append(moves)
+            flushes: list[tuple[int, int | None]] = [(rc.index, None) for rc in self.flushes[p]]
+            shape.append((pci, self.pos[f"sb.{p}.n"] if flushes else -1, per_pc,
+                          len(groups) if flushes else -1))
+            if flushes:
+                groups.append(flushes)
+        xs = compile_expanders(self.system, groups, self._key_positions)
+        return tuple((pci, npos, tuple(None if g < 0 else xs[g] for g in per_pc),
+                      None if f < 0 else xs[f]) for pci, npos, per_pc, f in shape)
 
     def _match_table(self) -> dict[str, list[dict[tuple[str, str], tuple[_Cmd, ...]]]]:
         """Per process and pc, the observable steps by (access kind, spec target):
@@ -225,69 +268,38 @@ class Validator:
 
     # ------------------------------------------------------------------ closure
 
-    def _silent_moves(self, s: State) -> list[State]:
-        out = []
-        for pci, per_pc, flushes in self._moves:
-            for guard, apply, pend in per_pc[s[pci]]:
-                if guard(s) and (pend is None or s[pend]):
-                    out.append(apply(s))
-            for guard, apply, _ in flushes:
-                if guard(s):
-                    out.append(apply(s))
-        return out
+    @property
+    def states(self) -> dict[State, None]:
+        """The spec states consistent with the events so far (an ordered set; with
+        ``merge_dead``, one state per merge key: the first reached)."""
+        return dict.fromkeys(self._current.values())
 
     def closure(self, states: Iterable[State]) -> dict[State, None]:
-        """Every state reachable by silent steps, in breadth-first order (an ordered set)."""
-        if self._key is not None:
-            return self._closure_merged(states, self._key)
-        seen = dict.fromkeys(states)
-        order = list(seen)
+        """Every state reachable by silent steps, in breadth-first order (an ordered set;
+        with ``merge_dead``, states merged by key, the first one reached kept)."""
+        start: dict[Any, State] = {}
+        for s in states:
+            start.setdefault(s if self._key is None else self._key(s), s)
+        return dict.fromkeys(self._close(start).values())
+
+    def _close(self, start: dict[Any, State]) -> dict[Any, State]:
+        """:meth:`closure` of the states ``start`` maps their keys to, keyed the same
+        way. A successor's key is computed first (without the whole state when
+        merging) and the state itself only when the key is new."""
+        seen = dict(start)
+        order = list(seen.values())
+        append = order.append
         plan = self._moves
         for s in order:  # grows while it is walked: a breadth-first queue
-            for pci, per_pc, flushes in plan:
-                for guard, apply, pend in per_pc[s[pci]]:
-                    if guard(s) and (pend is None or s[pend]):
-                        t = apply(s)
-                        if t not in seen:
-                            seen[t] = None
-                            order.append(t)
-                for guard, apply, _ in flushes:
-                    if guard(s):
-                        t = apply(s)
-                        if t not in seen:
-                            seen[t] = None
-                            order.append(t)
+            for pci, npos, per_pc, flushes in plan:
+                x = per_pc[s[pci]]
+                if x is not None:
+                    x(s, seen, append)
+                if flushes is not None and s[npos]:
+                    flushes(s, seen, append)
             if len(seen) > MAX_CLOSURE:
                 self._too_many()
         return seen
-
-    def _closure_merged(self, states: Iterable[State],
-                        key: Callable[[State], Any]) -> dict[State, None]:
-        """:meth:`closure` with states merged by ``key`` (first one reached kept)."""
-        seen: dict[Any, State] = {}
-        for s in states:
-            seen.setdefault(key(s), s)
-        order = list(seen.values())
-        plan = self._moves
-        for s in order:
-            for pci, per_pc, flushes in plan:
-                for guard, apply, pend in per_pc[s[pci]]:
-                    if guard(s) and (pend is None or s[pend]):
-                        t = apply(s)
-                        k = key(t)
-                        if k not in seen:
-                            seen[k] = t
-                            order.append(t)
-                for guard, apply, _ in flushes:
-                    if guard(s):
-                        t = apply(s)
-                        k = key(t)
-                        if k not in seen:
-                            seen[k] = t
-                            order.append(t)
-            if len(seen) > MAX_CLOSURE:
-                self._too_many()
-        return dict.fromkeys(order)
 
     def _too_many(self) -> None:
         raise EngineError(
@@ -296,25 +308,6 @@ class Validator:
             "converge: bound the spec's parameters (e.g. --param requests=N)")
 
     # ------------------------------------------------------------------ matching
-
-    def _view_plan(self, buf: BufferInfo, var: str) -> _ViewPlan:
-        slots = tuple((self.pos.get(f"sb.{buf.process}.var{k}", -1),
-                       self.pos[f"sb.{buf.process}.val{k}"]) for k in range(buf.size))
-        return (self.pos[f"sb.{buf.process}.n"], self.system.shared.index(var) + 1,
-                buf.with_var, slots)
-
-    def _view(self, s: State, proc: str, var: str) -> Any:
-        """What ``proc`` would load from scalar ``var``: its newest buffered store, or memory."""
-        for npos, vid, with_var, slots in self._views.get((proc, var), ()):
-            for k in range(s[npos] - 1, -1, -1):
-                vpos, valpos = slots[k]
-                if not with_var or s[vpos] == vid:
-                    return s[valpos]
-        return s[self.pos[var]]
-
-    def _buffer_empty(self, s: State, proc: str) -> bool:
-        i = self.pos.get(f"sb.{proc}.n")
-        return i is None or s[i] == 0
 
     def _spec_target(self, e: Event) -> str | None:
         """The spec variable or doorbell the event touches; None: ignored by the binding."""
@@ -369,73 +362,124 @@ class Validator:
 
     def feed(self, e: Event) -> Divergence | None:
         """Advance by one event; a :class:`Divergence` if no spec state allows it."""
-        proc = self.binding.process(e.process)
+        shape = (e.process, e.op, e.field, e.index is None, e.fence)
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plans[shape] = self._plan(e)
+        self.count += 1
+        if plan.target is None or (e.op == "wait" and e.value == 0):
+            self.history.append(e)  # outside the spec, or a timed-out wait: no step
+            return None
+        closed = self._close(self._current)
+        merged = self._key is not None
+        nxt: dict[Any, State] = {}
+        kept: list[tuple[Any, State]] = []
+        pci, steps, extra = plan.pci, plan.steps, plan.extra
+        if plan.enc is not None:  # a load or a store: what _try checks, directly
+            enc, view, index, value = plan.enc, plan.view, e.index, e.value
+            wild = (e.field, value) in self.binding.wildcard
+            for k0, s in closed.items():
+                if steps is not None:
+                    for rc in steps[s[pci]]:
+                        if (rc.guard(s)
+                                and (rc.idx is None or (index is not None
+                                                        and rc.idx(s) == index))
+                                and (wild or enc(rc.val(s)) == value)):  # type: ignore[misc]
+                            k = rc.after(s)
+                            if k not in nxt:
+                                nxt[k] = rc.apply(s) if merged else k
+                if view is not None and (wild or enc(view(s)) == value):
+                    kept.append((k0, s))
+        else:
+            target = plan.target
+            for k0, s in closed.items():
+                if steps is not None:
+                    for rc in steps[s[pci]]:
+                        if self._try(rc, s, e, target) is None:
+                            k = rc.after(s)
+                            if k not in nxt:
+                                nxt[k] = rc.apply(s) if merged else k
+                if extra == _ALWAYS or (extra >= 0 and s[extra] == 0):
+                    kept.append((k0, s))
+        for k, s in kept:  # after every spec step's successor, as in the docstring
+            nxt.setdefault(k, s)
+        if not nxt:
+            return self._diverge(e, list(closed.values()), plan.proc, plan.target)
+        self._current = nxt
+        self.history.append(e)
+        return None
+
+    def _plan(self, e: Event) -> _Plan:
+        """What :meth:`feed` needs for every event shaped like ``e`` (same process,
+        op, field, fence kind, with or without an index); remembered per shape."""
+        b = self.binding
+        proc = b.process(e.process)
         if proc is None:
             raise TraceError(
                 f"line {e.line}: process {e.process!r} is not a role of the "
-                f"{self.binding.protocol} binding (roles: "
-                f"{', '.join(r for r, _ in self.binding.processes)})")
+                f"{b.protocol} binding (roles: {', '.join(r for r, _ in b.processes)})")
         try:
             target = self._spec_target(e)
         except TraceError as exc:
             raise TraceError(f"line {e.line}: {exc}") from None
-        self.count += 1
-        if target is None or (e.op == "wait" and e.value == 0):
-            self.history.append(e)  # outside the spec, or a timed-out wait: no step
-            return None
-        closed = self.closure(self.states)
-        nxt: dict[State, None] = {}
-        kept: list[State] = []
         pci = self.pc[proc]
-        tables = self._matches[proc]
-        key = (e.op, target)
-        extra = self._extra_test(proc, e, target)
-        for s in closed:
-            for rc in tables[s[pci]].get(key, ()):
-                if self._try(rc, s, e, target) is None:
-                    nxt[rc.apply(s)] = None
-            if extra is not None and extra(s):
-                kept.append(s)
-        nxt.update(dict.fromkeys(kept))
-        if not nxt:
-            return self._diverge(e, closed, proc, target)
-        if self._key is not None:
-            merged: dict[Any, State] = {}
-            for s in nxt:
-                merged.setdefault(self._key(s), s)
-            nxt = dict.fromkeys(merged.values())
-        self.states = nxt
-        self.history.append(e)
-        return None
-
-    def _extra(self, s: State, proc: str, e: Event, target: str) -> bool:
-        """Whether ``e`` is an access the binding allows beyond the spec's steps."""
-        test = self._extra_test(proc, e, target)
-        return test is not None and test(s)
-
-    def _extra_test(self, proc: str, e: Event, target: str) -> Callable[[State], bool] | None:
-        """The state test of :meth:`_extra` for this event; None: false in every state."""
-        b = self.binding
+        if target is None:
+            return _Plan(proc, None, pci, None, None, None, _NONE)
+        steps = self._by_access[proc].get((e.op, target))
         match e.op:
             case "load" | "store":
-                fld, value = e.field, e.value
-                assert fld is not None and value is not None
+                assert e.field is not None
                 if e.op == "load":
-                    ok = (proc, target) in b.extra_loads and e.index is None
-                else:
-                    ok = (b.redundant_stores and e.index is None
-                          and self.writers.get(target, set()) <= {proc})
-                if not ok:
-                    return None
-                return lambda s: b.matches(fld, self._view(s, proc, target), value)
-            case "fence":
-                if not b.extra_fences:
-                    return None
-                if e.fence == "store":
-                    return lambda s: True
-                return lambda s: self._buffer_empty(s, proc)
+                    extra = (proc, target) in b.extra_loads and e.index is None
+                else:  # a store of the value the process already sees
+                    extra = (b.redundant_stores and e.index is None
+                             and self.writers.get(target, set()) <= {proc})
+                return _Plan(proc, target, pci, steps, self._encoder(e.field),
+                             self._view_fn(proc, target) if extra else None, _NONE)
+            case "fence" if b.extra_fences:
+                # an unmatched store fence is allowed; a full one asserts an empty buffer
+                npos = self.pos.get(f"sb.{proc}.n")
+                return _Plan(proc, target, pci, steps, None, None,
+                             _ALWAYS if e.fence == "store" or npos is None else npos)
             case _:
-                return None
+                return _Plan(proc, target, pci, steps, None, None, _NONE)
+
+    def _encoder(self, fld: str) -> Callable[[Any], Any]:
+        """``binding.encode(fld, ·)``, remembered for the last few thousand values (the
+        binding is frozen, so the answer for a value never changes)."""
+        cache: dict[Any, Any] = {}
+        encode = self.binding.encode
+
+        def enc(v: Any) -> Any:
+            w = cache.get(v, cache)
+            if w is cache:
+                if len(cache) >= ENCODED:
+                    cache.clear()
+                w = cache[v] = encode(fld, v)
+            return w
+        return enc
+
+    def _view_fn(self, proc: str, var: str) -> Fn:
+        """:meth:`_view_expr` of ``proc`` and ``var`` as one generated function."""
+        fn = self._view_fns.get((proc, var))
+        if fn is None:
+            fn = self._view_fns[(proc, var)] = compile_fn(self._view_expr(proc, var), self.pos)
+        return fn
+
+    def _view_expr(self, proc: str, var: str) -> Expr:
+        """What ``proc`` would load from scalar ``var`` (its newest buffered store to
+        it, or memory) as an expression."""
+        out: Expr = Var(var)
+        for buf in reversed(self.system.buffers):
+            if buf.process != proc or var not in buf.targets:
+                continue
+            n, vid = Var(f"sb.{proc}.n"), self.system.shared.index(var) + 1
+            for k in range(buf.size):  # the newest entry is tested first
+                here = gt(n, k)
+                if buf.with_var:
+                    here = and_(here, eq(Var(f"sb.{proc}.var{k}"), vid))
+                out = ite(here, Var(f"sb.{proc}.val{k}"), out)
+        return out
 
     # ------------------------------------------------------------------ reporting
 
@@ -453,10 +497,9 @@ class Validator:
         parts.append("irq: " + interrupt_text(d))
         return " | ".join(parts)
 
-    def _diverge(self, e: Event, closed: dict[State, None], proc: str,
+    def _diverge(self, e: Event, ordered: list[State], proc: str,
                  target: str) -> Divergence:
         reasons: list[str] = []
-        ordered = list(closed)
         pci = self.pc[proc]
         idle: list[str] = []
         labels = dict(self.system.labels)[proc]
@@ -484,7 +527,7 @@ class Validator:
                            "in any of these states")
         return Divergence(e, self.count - 1,
                           tuple(self.describe_state(s) for s in ordered[:SHOW_STATES]),
-                          len(closed), tuple(self.history), tuple(reasons[:4]))
+                          len(ordered), tuple(self.history), tuple(reasons[:4]))
 
     def finish(self) -> Divergence | None:
         """End of trace. Every prefix of a spec run is a spec run, so nothing more is
