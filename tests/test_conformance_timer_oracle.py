@@ -137,3 +137,26 @@ def test_registers_are_never_buffered() -> None:
         assert s.run.read("ref_counter") == START + 1  # the count does not
     finally:
         s.close()
+
+
+def test_a_counter_advanced_before_the_invalidation_breaks_even_under_sc() -> None:
+    from intervm.conformance.broken import HV_REGISTERS, r_hyperv
+    from intervm.impl.access import Fence, SharedAccess
+
+    def ref_first(acc: SharedAccess, tick: int, state: list[int]) -> None:
+        seq = state[0] if state else 0
+        acc.store("ref_counter", tick)  # the count moves while the page is still valid
+        acc.store("timer_seq", 0)
+        acc.fence(Fence.STORE)
+        acc.store("time_lo", tick & 0xFFFF_FFFF)
+        acc.store("time_hi", tick >> 32)
+        acc.fence(Fence.STORE)
+        acc.store("timer_seq", seq + 1)
+        state[:] = [seq + 1]
+
+    impl = Implementation("hyperv-ref-first", "timer", timer_roles(ref_first, r_hyperv),
+                          registers=HV_REGISTERS, sentinel="zero")
+    plan = ["S"] + ["W"] * 9 + ["S", "S"] + ["C"] * 5
+    assert violated(impl, "sc", plan) == {"cross_reader_monotonic", "latency_nonnegative",
+                                          "latency_within_lag"}
+    assert violated(by_name("timer/hyperv"), "sc", plan) == set()  # invalidate first
