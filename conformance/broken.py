@@ -336,7 +336,7 @@ BROKEN: tuple[Implementation, ...] = (
     _tm("seqlock_aba", _seqlock_writer(bits=2), r_seqlock,
         "the full seqlock with a 2-bit version"),
     _tm("bump_at_end", w_bump_at_end, r_no_odd_check,
-        "the version raised once, after the data"),
+        "the version raised once, after the data", sentinel="none"),  # no busy value
     _tm("two_writers", w_shared_seq, r_seqlock,
         "two unserialized writers, each doing seq++ from memory", writers=("W1", "W2")),
     _tm("hyperv", _hyperv_writer(skip_zero=True), r_hyperv,
