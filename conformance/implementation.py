@@ -180,6 +180,10 @@ class TimerOracle:
         self.width = width
         self.mask = (1 << width) - 1
         self.sentinel = sentinel
+        # the reads of the run as it stands, computed once per step, not per property
+        self._run: Run | None = None
+        self._seen: tuple[int, int] = (-1, -1)
+        self._reads: dict[str, list[_Read]] = {}
 
     # ------------------------------------------------------------ what the run shows
     def _ticks(self, run: Run) -> list[tuple[int, int]]:
@@ -207,6 +211,14 @@ class TimerOracle:
     def reads(self, run: Run, reader: str) -> list[_Read]:
         """``reader``'s accepted reads; each begins at its first load after the
         previous report (doorbell accesses are not part of a read)."""
+        key = (len(run.log), len(run.reports))
+        if run is not self._run or key != self._seen:
+            self._run, self._seen, self._reads = run, key, {}
+        if reader not in self._reads:
+            self._reads[reader] = self._compute_reads(run, reader)
+        return self._reads[reader]
+
+    def _compute_reads(self, run: Run, reader: str) -> list[_Read]:
         ticks = self._ticks(run)
         reports = [r for r in run.reports if r.role == reader and not r.channel]
         own = [a for a in run.log if a.role == reader and a.kind not in ("notify", "wait",

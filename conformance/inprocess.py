@@ -270,8 +270,7 @@ class _Stepper:
         return Trace(
             system=t.impl.protocol, variant=t.impl.name, memory_model=t.memory_model,
             params=tuple(sorted(t.params.items())), prop=prop, init=self.init,
-            steps=tuple(TraceStep(cmd, cmd.split(":", 1)[0].removeprefix("flush(")
-                                  .split(",")[0].rstrip(")"), s)
+            steps=tuple(TraceStep(cmd, _role_of(cmd.split(":", 1)[0]), s)
                         for cmd, s in zip(self.schedule, self.states, strict=True)),
             engine="inprocess")
 
@@ -673,7 +672,7 @@ def replay(impl: Implementation, trace: Trace, refine: bool = True) -> Violation
     try:
         for k, d in enumerate(decisions(trace), start=1):
             run = s.run
-            role = d.removeprefix("flush(").split(",")[0].rstrip(")")
+            role = _role_of(d)
             if role not in run.roles:
                 raise TraceError(f"step {k} schedules role {role!r}, which {impl.name} lacks")
             ok = bool(run.buffer(role)) if d.startswith("flush(") else run.can_move(role)
