@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 from intervm.conformance.implementation import (
     M32,
+    RING_BUFFER,
     START,
     Implementation,
     coalescing_roles,
@@ -42,7 +43,7 @@ EVENT_WRAP = {"capacity": 2, "requests": 2}  # one request shows every lost wake
 def _co(variant: str, knobs: co.Variant, doc: str, *,
         doorbells: dict[str, bool] | None = None) -> Implementation:
     return Implementation(f"coalescing/{variant}", "coalescing", coalescing_roles(knobs), doc,
-                          variant, ONE, doorbells or {})
+                          variant, ONE, doorbells or {}, buffer=RING_BUFFER)
 
 
 # ------------------------------------------------------------ event index (Xen/virtio)

@@ -50,6 +50,7 @@ from rich.text import Text
 from intervm.conformance.binding import BINDINGS, TIMER_ROLES
 from intervm.conformance.events import Event
 from intervm.conformance.implementation import (
+    SPEC_BUFFER,
     START,
     Implementation,
     Oracle,
@@ -68,7 +69,6 @@ from intervm.spec.errors import TraceError
 from intervm.spec.protocols import get_protocol
 
 DEFAULT_EXAMPLES = 300
-BUFFER = 2  # store buffer entries per role: the spec compiler's default, so both agree
 # Protocols whose accesses are checked against the spec's transition relation. Timer:
 # the roles W, S and C (requests and completions included) against the seqlock with
 # 64-bit ticks from START (the binding splits them into 32-bit words across the carry).
@@ -146,13 +146,13 @@ class Target:
         if refine and impl.protocol in REFINED:
             if impl.protocol == "coalescing" and impl.variant not in UNREFINED_VARIANTS:
                 spec = get_protocol(impl.protocol).spec(_ref_variant(impl.protocol))
-                system = compile_spec(spec, dict(params), memory_model, buffer=BUFFER)
+                system = compile_spec(spec, dict(params), memory_model, buffer=impl.buffer)
                 fed = roles
             elif (impl.protocol == "timer" and roles == TIMER_REFINED_ROLES
                   and _seqlock_layout(impl.variant)):
                 system = system_for("timer", "seqlock", memory_model,
                                     {"start": START, "ticks": params["ticks"] + 1,
-                                     "reads": params["reads"]})
+                                     "reads": params["reads"]}, buffer=impl.buffer)
                 fed = TIMER_REFINED_ROLES
         spec_procs = {p.name for p in get_protocol(impl.protocol).spec(
             _ref_variant(impl.protocol)).processes} | {"W1", "W2", "P1", "P2"}
@@ -170,7 +170,7 @@ class Target:
                                                                           "cpl": True}
         latched.update(self.impl.doorbells)
         initial: dict[Loc, int] = {(f, None): v for f, v in self.impl.registers.items()}
-        return Run(roles, self.memory_model, latched, initial, buffer_size=BUFFER,
+        return Run(roles, self.memory_model, latched, initial, buffer_size=self.impl.buffer,
                    registers=frozenset(self.impl.registers))
 
     @property
@@ -377,7 +377,7 @@ def machine_for(target: Target, counter: list[float]) -> type[RuleBasedStateMach
             def flush(self: Any, n: int, _r: str = role) -> None:
                 burst(self, f"flush({_r})", n, lambda: bool(self.s.run.buffer(_r)))
             ns[f"flush_{role}"] = precondition(has_buffer(role))(
-                rule(n=st.integers(1, BUFFER))(flush))
+                rule(n=st.integers(1, target.impl.buffer))(flush))
         elif target.memory_model == "pso":
             def flush_pso(self: Any, pick: int, _r: str = role) -> None:
                 counter[1] += 1
@@ -527,9 +527,10 @@ def _attempt(target: Target, plan: Sequence[str], lenient: bool = False
                     continue
                 return None
             if ",=" in d:  # a flush named by location: its index among the flushable
-                fld = d[d.index(",=") + 2:-1]
-                locs = [f for f, _ in run.flushable(role)]
-                d = f"flush({role},{locs.index(fld)})" if fld in locs else f"flush({role})"
+                name = d[d.index(",=") + 2:-1]
+                locs = [_loc_text(loc) if "[" in name else loc[0]
+                        for loc in run.flushable(role)]
+                d = f"flush({role},{locs.index(name)})" if name in locs else f"flush({role})"
             s.do(d)
             v = s.check_all()
             if v is not None:
@@ -556,7 +557,7 @@ def spec_schedule(target: Target, prop: str) -> list[str] | None:
     if target.memory_model not in proto.variant(impl.variant).violated.get(prop, ()):
         return None
     system = compile_spec(proto.spec(impl.variant), dict(target.params), target.memory_model,
-                          buffer=BUFFER)
+                          buffer=SPEC_BUFFER)
     verdict = check(explore(system), prop)
     if verdict.trace is None:
         return None
@@ -589,7 +590,16 @@ def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], tr
     two adjacent decisions of different roles (the failure may then come earlier, or a
     deletion become possible) and delete again. Stops when neither helps or after
     ``budget`` replays (a count, not a time, so the result is deterministic)."""
-    best = [c.split(":", 1)[0] for c in schedule]
+    def form(sched: Sequence[str]) -> list[str]:
+        """PSO flushes named by location, so that deleting or moving an earlier
+        decision does not change which store a later flush makes visible."""
+        if target.memory_model != "pso":
+            return [c.split(":", 1)[0] for c in sched]
+        return [f"flush({_role_of(c.split(':', 1)[0])},="
+                f"{c.split(' flush ', 1)[1].split(' := ')[0]})"
+                if c.startswith("flush(") else c.split(":", 1)[0] for c in sched]
+
+    best = form(schedule)
     found = (violation, schedule, trace)
     left = [budget]
     seen = {tuple(best)}
@@ -603,7 +613,7 @@ def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], tr
         got = _attempt(target, cand, lenient=True)
         if got is None or got[0].prop != violation.prop or len(got[1]) > len(best):
             return False
-        ran = [c.split(":", 1)[0] for c in got[1]]
+        ran = form(got[1])
         if len(ran) == len(best) and tuple(ran) in seen:
             return False
         best, found = ran, got
@@ -648,6 +658,11 @@ def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], tr
         if not move_all():
             break
     return found
+
+
+def _loc_text(loc: Loc) -> str:
+    field, index = loc
+    return field if index is None else f"{field}[{index}]"
 
 
 def _role_of(decision: str) -> str:

@@ -40,12 +40,13 @@ class Result:
 
 
 def system_for(protocol: str, variant: str, memory_model: str,
-               params: Mapping[str, int]) -> System:
+               params: Mapping[str, int], buffer: int = 2) -> System:
     """The compiled spec a trace of ``protocol`` is checked against.
 
     Coalescing: ``capacity`` must be the ring's; ``requests`` defaults to a large bound.
     Timer: the variant's knobs with 64-bit counts split into 32-bit words, an
     unbounded version, and ``start`` (the first published tick, default 1).
+    ``buffer``: store-buffer entries per process (TSO, PSO).
     """
     from intervm.spec.protocols import get_protocol
 
@@ -70,7 +71,7 @@ def system_for(protocol: str, variant: str, memory_model: str,
         for name in ("ticks", "reads"):
             p.setdefault(name, BIG)
         p.setdefault("lag", 1)  # the clock runs at most one tick ahead (bounded closure)
-    return compile_spec(spec, p, memory_model)
+    return compile_spec(spec, p, memory_model, buffer=buffer)
 
 
 def check_lines(source: str | Path | Iterable[str], protocol: str | None, variant: str,

@@ -6,6 +6,7 @@ here is what the fixed search finds."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,7 @@ CAUGHT = [
     # one producer alone: the first search finds the two-producer race (39 steps after
     # minimizing); a restart from another seed finds the single-producer shape
     ("coalescing/producer_clears_edge", "pso", "no_lost_wakeup", 18, 20),
+    ("coalescing/no_publish_fence", "pso", "no_unpublished_read", 7, 7),
     ("timer/two_words_lo_first", "sc", "no_torn_read", 5, 9),
     ("timer/two_words_hi_first", "tso", "no_torn_read", 7, 12),
     ("timer/hi_lo_hi_two_stores", "sc", "no_torn_read", 7, 11),
@@ -71,14 +73,20 @@ def test_broken_is_caught_within_the_checkers_length(name: str, mm: str, prop: s
     assert length <= mc
 
 
-def test_pso_slot_read_before_its_payload_is_caught() -> None:
-    # one step longer than the checker's 7: our slot is two words (id, stamp), the
-    # spec's one, so one more buffered store is flushed before the consumer's read
-    name = "coalescing/no_publish_fence"
-    r = run_tester(by_name(name), "pso", max_examples=3000, refine=False)
+def test_pso_slot_read_before_its_payload_needs_a_buffer_for_the_whole_slot() -> None:
+    # our slot is two words (id, stamp), the spec's one: the implementation declares
+    # one more buffer entry, so its buffer holds what the spec's holds (slot and tail)
+    impl = by_name("coalescing/no_publish_fence")
+    assert impl.buffer == 3
+    r = run_tester(impl, "pso", max_examples=3000, refine=False)
     assert r.finding is not None and r.finding.prop == "no_unpublished_read"
-    assert len(r.finding.schedule) == 8 and _mc_depth(name, "pso", r.finding.prop) == 7
-    assert "flush(P,1)" in [c.split(":")[0] for c in r.finding.schedule]
+    assert [c.split(":")[0] for c in r.finding.schedule] == [
+        "P", "P", "P", "flush(P,2)", "C", "C", "C"]
+    # with the checker's 2 entries, P must flush the stamp before it can store tail
+    two = run_tester(replace(impl, buffer=2), "pso", max_examples=3000, refine=False)
+    assert two.finding is not None and two.finding.prop == "no_unpublished_read"
+    assert [c.split(": ")[1] for c in two.finding.schedule][2] == "⤓ flush slot_stamp[0] := 0"
+    assert len(two.finding.schedule) == 8
 
 
 def test_minimize_deletes_and_swaps_to_a_shorter_failing_schedule() -> None:
@@ -121,7 +129,9 @@ def test_refinement_catches_a_missing_step_even_under_sc() -> None:
 def test_refinement_catches_the_missing_producer_fence() -> None:
     r = run_tester(by_name("coalescing/no_producer_fence"), "tso", max_examples=100)
     assert r.finding is not None and r.finding.prop == "refines_spec"
-    assert len(r.finding.schedule) == 5
+    # three buffered stores (slot id, stamp, tail: the ring's buffer holds 3), then
+    # the flag is read where the spec fences
+    assert len(r.finding.schedule) == 4
     assert "P's next spec step is 'pfence" in r.finding.detail
 
 
