@@ -139,6 +139,10 @@ class Target:
         if memory_model not in MEMORY_MODELS:
             raise TesterError(f"memory model {memory_model!r} is not one of "
                               f"{', '.join(MEMORY_MODELS)}")
+        if impl.buffer < 1:
+            raise TesterError(f"implementation {impl.name} declares buffer={impl.buffer}: a "
+                              "store buffer needs at least 1 entry (2, the default, is the "
+                              "spec compiler's bound)")
         params = impl.instance_params()
         system = None
         roles = frozenset(impl.roles(params))

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from intervm.commands.conformance_inprocess import inprocess
+from intervm.conformance import sched
 from intervm.conformance.broken import by_name
 from intervm.conformance.implementation import (
     REFERENCE_COALESCING,
@@ -87,6 +88,12 @@ def test_pso_slot_read_before_its_payload_needs_a_buffer_for_the_whole_slot() ->
     assert two.finding is not None and two.finding.prop == "no_unpublished_read"
     assert [c.split(": ")[1] for c in two.finding.schedule][2] == "⤓ flush slot_stamp[0] := 0"
     assert len(two.finding.schedule) == 8
+
+
+def test_a_buffer_without_entries_is_refused_by_name() -> None:
+    impl = replace(by_name("coalescing/no_publish_fence"), buffer=0)
+    with pytest.raises(sched.TesterError, match="no_publish_fence declares buffer=0"):
+        Target.of(impl, "tso")
 
 
 def test_minimize_deletes_and_swaps_to_a_shorter_failing_schedule() -> None:
