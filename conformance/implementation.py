@@ -61,9 +61,10 @@ class Implementation:
     instance; ``doorbells`` says which doorbells the platform latches (default: all);
     ``registers`` names fields that are a device's or the hypervisor's registers
     rather than memory, with their initial values (a store to one is never buffered;
-    e.g. a reference counter that runs from boot). Timer only: ``width`` is the bits of the time value the readers
-    return (64, or 32 for a 32-bit jiffies word) and ``sentinel`` the version value
-    that means "do not use the page" (``odd``, ``zero`` or ``none``). ``buffer`` is
+    e.g. a reference counter that runs from boot). Timer only: ``width`` is the bits
+    of the time value the readers return (64, or 32 for a 32-bit jiffies word) and
+    ``sentinel`` the version value that means "do not use the page" (``odd``,
+    ``zero`` or ``none``). ``buffer`` is
     the store-buffer entries per role under TSO and PSO: the checker's 2 by default;
     code that writes one spec variable as several words needs more, so that its
     buffer can hold the stores the spec's can (our ring slot is two words, id and
@@ -191,12 +192,16 @@ class TimerOracle:
         self._run: Run | None = None
         self._seen: tuple[int, int] = (-1, -1)
         self._reads: dict[str, list[_Read]] = {}
+        self._begun: list[tuple[int, int]] | None = None
 
     # ------------------------------------------------------------ what the run shows
     def _ticks(self, run: Run) -> list[tuple[int, int]]:
         """(position, tick) of every tick a writer began, in schedule order."""
-        return [(r.position, r.value) for r in run.reports
-                if r.role in self.writers and not r.channel]
+        self._fresh(run)
+        if self._begun is None:
+            self._begun = [(r.position, r.value) for r in run.reports
+                           if r.role in self.writers and not r.channel]
+        return self._begun
 
     def _classify(self, v: int, begun: list[int]) -> tuple[str, int]:
         valid = {t & self.mask: t for t in begun}
@@ -218,12 +223,16 @@ class TimerOracle:
     def reads(self, run: Run, reader: str) -> list[_Read]:
         """``reader``'s accepted reads; each begins at its first load after the
         previous report (doorbell accesses are not part of a read)."""
-        key = (len(run.log), len(run.reports))
-        if run is not self._run or key != self._seen:
-            self._run, self._seen, self._reads = run, key, {}
+        self._fresh(run)
         if reader not in self._reads:
             self._reads[reader] = self._compute_reads(run, reader)
         return self._reads[reader]
+
+    def _fresh(self, run: Run) -> None:
+        """Drop what was computed for an earlier step (or another run)."""
+        key = (len(run.log), len(run.reports))
+        if run is not self._run or key != self._seen:
+            self._run, self._seen, self._reads, self._begun = run, key, {}, None
 
     def _compute_reads(self, run: Run, reader: str) -> list[_Read]:
         ticks = self._ticks(run)

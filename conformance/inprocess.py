@@ -274,7 +274,7 @@ class _Stepper:
         return Trace(
             system=t.impl.protocol, variant=t.impl.name, memory_model=t.memory_model,
             params=tuple(sorted(t.params.items())), prop=prop, init=self.init,
-            steps=tuple(TraceStep(cmd, _role_of(cmd.split(":", 1)[0]), s)
+            steps=tuple(TraceStep(cmd, _role_of(cmd), s)
                         for cmd, s in zip(self.schedule, self.states, strict=True)),
             engine="inprocess")
 
@@ -588,18 +588,21 @@ def spec_schedule(target: Target, prop: str) -> list[str] | None:
 def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], trace: Trace,
              budget: int = MINIMIZE_RUNS, guide: bool = True
              ) -> tuple[Violation, tuple[str, ...], Trace]:
-    """Shorten a failing schedule beyond Hypothesis's shrinking (replays are
-    deterministic): greedily delete runs of 8, 4, 2 and 1 decisions, keeping a deletion
-    whenever the shorter schedule still violates the same property; at a fixpoint, swap
-    two adjacent decisions of different roles (the failure may then come earlier, or a
-    deletion become possible) and delete again. Stops when neither helps or after
-    ``budget`` replays (a count, not a time, so the result is deterministic)."""
+    """Shorten a failing schedule (replays are deterministic). With ``guide``, first
+    try the model checker's counterexample (:func:`spec_schedule`) when it is
+    shorter. Then greedily delete runs of 8, 4, 2 and 1 decisions, keeping a deletion
+    whenever the shorter schedule still violates the same property (replays are
+    lenient: a decision that cannot run is skipped); at a fixpoint, move one decision
+    to another place (the failure may then come earlier, or a deletion become
+    possible) and delete again. Under PSO each flush is named by its location while
+    shortening. Stops when neither helps or after ``budget`` replays (a count, not a
+    time, so the result is deterministic)."""
     def form(sched: Sequence[str]) -> list[str]:
         """PSO flushes named by location, so that deleting or moving an earlier
         decision does not change which store a later flush makes visible."""
         if target.memory_model != "pso":
             return [c.split(":", 1)[0] for c in sched]
-        return [f"flush({_role_of(c.split(':', 1)[0])},="
+        return [f"flush({_role_of(c)},="
                 f"{c.split(' flush ', 1)[1].split(' := ')[0]})"
                 if c.startswith("flush(") else c.split(":", 1)[0] for c in sched]
 
@@ -670,7 +673,9 @@ def _loc_text(loc: Loc) -> str:
 
 
 def _role_of(decision: str) -> str:
-    return decision.removeprefix("flush(").split(",")[0].rstrip(")")
+    """The role of a decision (``P``, ``flush(P)``, ``flush(P,1)``, ``flush(P,=tail)``)
+    or of a schedule entry (the decision, then ``: `` and the access)."""
+    return decision.split(":", 1)[0].removeprefix("flush(").split(",")[0].rstrip(")")
 
 
 def decisions(trace: Trace) -> list[str]:

@@ -34,7 +34,6 @@ MEMORY_MODELS = ("sc", "tso", "pso")
 HANDOFF_S = 10.0  # longest a role may compute between two shared accesses
 
 
-
 class Emit(Protocol):
     """How a role reports what it did: ``emit(value)`` on its main channel (a delivered
     request, an accepted time value, a begun tick), ``emit(value, "latency")`` on a
@@ -177,8 +176,8 @@ class Run:
     ``initial`` gives non-zero initial memory; all other locations read 0.
     ``buffer_size`` bounds each role's store buffer (a store waits for a flush when it
     is full, as on x86). ``registers`` are fields that are not memory but a device's
-    or the hypervisor's registers: a store to one is never buffered. Use as a context manager so the role threads are always torn
-    down.
+    or the hypervisor's registers: a store to one is never buffered. Use as a context
+    manager so the role threads are always torn down.
     """
 
     def __init__(self, roles: Mapping[str, Role], memory_model: str,
