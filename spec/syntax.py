@@ -165,10 +165,14 @@ class Doorbell:
 @dataclass(frozen=True, slots=True)
 class ParamDecl:
     """A protocol parameter: ``default`` for finite checks; ``symbolic_ok`` when an
-    unbounded proof may leave it symbolic (any value ``>= minimum``).
+    unbounded proof may leave it symbolic (any value ``>= minimum``); ``maximum``, when
+    given, the largest value a finite instance may take (larger ones are refused with
+    the allowed range before anything is built).
 
     >>> ParamDecl("requests", 2, minimum=0, symbolic_ok=True).default
     2
+    >>> ParamDecl("capacity", 2, minimum=1, maximum=64).range_text
+    '1..64'
     """
 
     name: str
@@ -176,7 +180,13 @@ class ParamDecl:
     minimum: int = 0
     symbolic_ok: bool = False
     doc: str = ""
+    maximum: int | None = None
     where: str = field(default="", compare=False, repr=False)
+
+    @property
+    def range_text(self) -> str:
+        """The allowed values: ``'1..64'``, or ``'>= 1'`` without a maximum."""
+        return f">= {self.minimum}" if self.maximum is None else f"{self.minimum}..{self.maximum}"
 
     def __post_init__(self) -> None:
         _record_site(self)

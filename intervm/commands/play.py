@@ -18,8 +18,9 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from intervm.commands._common import OneLineErrors, parse_params
+from intervm.commands._common import OneLineErrors, budget_of, max_memory_option, parse_params
 from intervm.commands.explain import load_protocol
+from intervm.model.budget import MemoryBudget
 from intervm.model.compile import MEMORY_MODELS
 from intervm.model.game import Game
 from intervm.model.lesson import compile_variant, default_memory_model, default_property
@@ -128,8 +129,10 @@ def session(console: Console, game: Game, lines: TextIO, interactive: bool) -> i
               help="override a finite-check parameter (e.g. requests=1)")
 @click.option("--script", type=click.File("r"), default=None,
               help="read the choices from FILE (one per line) instead of stdin")
+@max_memory_option
 def play(protocol: str, variant: str, prop: str | None, memory_model: str | None,
-         params: tuple[str, ...], script: TextIO | None) -> None:
+         params: tuple[str, ...], script: TextIO | None,
+         max_memory: MemoryBudget | None) -> None:
     """Schedule the VMs of VARIANT yourself and try to break it.
 
     Example: intervm play coalescing no_recheck
@@ -145,8 +148,10 @@ def play(protocol: str, variant: str, prop: str | None, memory_model: str | None
                               if target and proto.variant(variant).violated.get(target)
                               else "sc")
         given = parse_params(params)
-        spec, system = compile_variant(proto, variant, mm, given)
-        game = Game(system, spec, target=target)
+        budget = budget_of(max_memory)
+        spec, system = compile_variant(proto, variant, mm, given, budget)
+        game = Game(system, spec, target=target, memory=budget)
+        best = game.shortest(target) if target is not None else None
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     except click.BadParameter as e:
@@ -154,7 +159,6 @@ def play(protocol: str, variant: str, prop: str | None, memory_model: str | None
     console.print(Text(f"{proto.name}/{variant} under {mm.upper()} ({system.param_text}): "
                        f"{proto.variant(variant).doc}", style="italic"))
     if target is not None:
-        best = game.shortest(target)
         console.print(Text(f"Goal: break {target}"
                            + (f" (the shortest way takes {best} steps)." if best else
                               " (it cannot be broken here).")))
