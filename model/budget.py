@@ -57,10 +57,11 @@ def size_text(n: int | float) -> str:
     return f"{int(n)} B"
 
 
-def available_memory() -> int:
-    """What the kernel says is available now (``MemAvailable``), in bytes."""
+def available_memory(meminfo: str = "/proc/meminfo") -> int:
+    """What the kernel says is available now (``MemAvailable`` in ``meminfo``), in
+    bytes."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
+        with open(meminfo, encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
@@ -119,9 +120,11 @@ class MemoryBudget:
         return cls(n)
 
     @classmethod
-    def default(cls) -> MemoryBudget:
-        """Half the memory available now (``MemAvailable``), at least 1 MB."""
-        return cls(max(MIN_BUDGET, int(available_memory() * DEFAULT_FRACTION)))
+    def default(cls, available: int | None = None) -> MemoryBudget:
+        """Half the memory available now (``available``, default ``MemAvailable``), at
+        least 1 MB."""
+        free = available_memory() if available is None else available
+        return cls(max(MIN_BUDGET, int(free * DEFAULT_FRACTION)))
 
     @property
     def text(self) -> str:
@@ -168,7 +171,7 @@ def exceeded(budget: MemoryBudget, used: int, states: int, system: System,
     of an array) or, failing one, the instance's parameters."""
     each = used // max(1, states)
     head = (f"memory budget {budget.text} exceeded after {states:,} {what} "
-            f"(about {size_text(each)} each)")
+            f"(about {size_text(each)} of new memory per state)")
     blame = array_blame(system)
     if blame is not None:
         return f"{head}; {blame} — lower --param {blame.split('=')[0]} or raise {budget.option}"

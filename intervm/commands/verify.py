@@ -183,6 +183,11 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
         for t in matrix_tables(cells):
             console.print(t)
         console.print(LEGEND, style="dim")
+        for c in cells:  # the table cuts reasons short; a budget's says what to change
+            if c.verdict is not None and c.verdict.reason.startswith("memory budget"):
+                console.print(f"{c.protocol}/{c.variant} {c.memory_model.upper()} {c.prop}: "
+                              f"{c.verdict.text}", style="magenta", markup=False,
+                              soft_wrap=True)
         if show_trace or show_invariant:
             _details(console, cells, todo, show_trace, show_invariant, options)
         summary = f"{len(cells)} verdicts, {len(bad)} differ from what the variants declare"
