@@ -276,3 +276,15 @@ def test_builtin_params_declare_their_maximum(protocol: str, param: str, bound: 
     assert f"parameter {param}={bound + 1} of {protocol!r} is above its maximum {bound}; " \
            f"give a value in " in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_play_past_the_budget_still_plays_and_says_unknown(tmp_path: Path) -> None:
+    script = tmp_path / "moves.txt"
+    script.write_text("1\nquit\n")
+    r = intervm("play", "coalescing", "correct", "--property", "no_lost_wakeup",
+                "--param", "requests=6", "--max-memory", "2M", "--script", str(script))
+    assert r.returncode == 0, r.stderr
+    (goal,) = [ln for ln in r.stdout.splitlines() if ln.startswith("Goal:")]
+    assert goal.startswith("Goal: break no_lost_wakeup (the shortest violation of "
+                           "no_lost_wakeup is UNKNOWN (memory budget 2 MB exceeded after ")
+    assert "1 step played" in r.stdout

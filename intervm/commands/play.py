@@ -50,7 +50,10 @@ def _report(console: Console, game: Game, seen: set[str]) -> None:
         if prop in seen:
             continue
         seen.add(prop)
-        best = game.shortest(prop)
+        try:
+            best = game.shortest(prop)
+        except ParamError:  # the search for the shortest one did not finish
+            best = None
         head = HEADLINES.get(prop, f"Invariant {prop} is broken.")
         console.print(Text(f"VIOLATION after {game.steps} steps: {head}", style="bold red"))
         if best is not None:
@@ -151,14 +154,22 @@ def play(protocol: str, variant: str, prop: str | None, memory_model: str | None
         budget = budget_of(max_memory)
         spec, system = compile_variant(proto, variant, mm, given, budget)
         game = Game(system, spec, target=target, memory=budget)
-        best = game.shortest(target) if target is not None else None
+        best: int | None = None
+        unknown = ""
+        if target is not None:
+            try:
+                best = game.shortest(target)
+            except ParamError as e:  # UNKNOWN: the game can still be played
+                unknown = str(e)
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     except click.BadParameter as e:
         raise click.ClickException(e.format_message()) from None
     console.print(Text(f"{proto.name}/{variant} under {mm.upper()} ({system.param_text}): "
                        f"{proto.variant(variant).doc}", style="italic"))
-    if target is not None:
+    if unknown:
+        console.print(Text(f"Goal: break {target} ({unknown})."))
+    elif target is not None:
         console.print(Text(f"Goal: break {target}"
                            + (f" (the shortest way takes {best} steps)." if best else
                               " (it cannot be broken here).")))
