@@ -285,3 +285,22 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(
         assert str(info.value) == (f"cannot write --json {out}: No space left on device; "
                                    "check the directory, its permissions and free space")
     assert out.read_text() == "old" and files_under(tmp_path) == {"r.json"}
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_an_interrupted_region_creation_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reuse: bool
+) -> None:
+    path = tmp_path / "r.region"
+    if reuse:
+        Region.create(path, 8).close()
+    before = path.read_bytes() if reuse else None
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("intervm.impl.region.mmap.mmap", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Region.create(path, 4, existing=Existing.REUSE)
+    assert (path.read_bytes() if reuse else path.exists()) == (before if reuse else False)
+    assert files_under(tmp_path) == ({"r.region"} if reuse else set())
