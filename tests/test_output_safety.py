@@ -89,6 +89,13 @@ def test_region_refuses_a_directory(tmp_path: Path) -> None:
     one_error_line(cli(*RUN, "--region", str(tmp_path), "--force"), "is a directory")
 
 
+def test_region_in_a_bad_directory_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    one_error_line(cli(*RUN, "--region", str(tmp_path / "no" / "r")), "does not exist")
+    one_error_line(cli(*RUN, "--region", str(tmp_path / "file" / "r")), "is not a directory")
+    assert files_under(tmp_path) == {"file"}
+
+
 def test_force_replaces_a_file_that_is_not_a_region(precious: tuple[Path, bytes]) -> None:
     path, _ = precious
     r = cli(*RUN, "--region", str(path), "--force")

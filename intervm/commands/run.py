@@ -126,7 +126,9 @@ def run(
         if force and region is None:
             raise ValueError("--force only applies to --region PATH; give the region path")
         if region is not None and not region.parent.is_dir():
-            raise ValueError(f"--region {region}: directory {region.parent} does not exist")
+            what = ("is not a directory; choose a path inside one" if region.parent.exists() else
+                    "does not exist; create it or choose another path")
+            raise ValueError(f"--region {region}: directory {region.parent} {what}")
         if plot is not None:
             check_output(plot, "--plot")
     except (ValueError, OutputError) as exc:
