@@ -19,13 +19,15 @@ from pathlib import Path
 from intervm.impl.coalescing import Variant
 from intervm.impl.host import Host, HostConfig
 from intervm.impl.profiler import LatencyReport, Stamps, report
+from intervm.impl.region_file import Existing
 from intervm.impl.vm import variant_to
 from intervm.spec import layout as L
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What to run; ``profile`` adds the timer VM and latency stamps."""
+    """What to run; ``profile`` adds the timer VM and latency stamps; ``region_existing``
+    says whether an existing ``region`` path may be replaced."""
 
     requests: int = 10_000
     window: int = 256
@@ -35,6 +37,7 @@ class RunConfig:
     profile: bool = True
     region: Path | None = None
     idle_polls: int = 200
+    region_existing: Existing = Existing.REUSE
 
     def check(self) -> None:
         """Raise ``ValueError`` saying which setting is wrong and what is allowed."""
@@ -84,7 +87,7 @@ def run(
 ) -> RunResult:
     """Run the three VMs to completion; ``on_progress`` gets committed request counts."""
     cfg.check()
-    with Host(HostConfig(cfg.capacity, cfg.region)) as host:
+    with Host(HostConfig(cfg.capacity, cfg.region, existing=cfg.region_existing)) as host:
         timer = host.start("timer", {"tick_ns": cfg.tick_us * 1000}) if cfg.profile else None
         common = {"variant": variant_to(cfg.variant), "profile": cfg.profile}
         consumer = host.start("consumer", {**common, "idle_polls": cfg.idle_polls})

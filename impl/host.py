@@ -29,6 +29,7 @@ from typing import Any
 
 from intervm.impl.doorbell import Doorbells, recv_frame, send_frame
 from intervm.impl.region import DEFAULT_DIR, Region
+from intervm.impl.region_file import Existing
 from intervm.spec import layout as L
 
 
@@ -38,11 +39,14 @@ class VmFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class HostConfig:
-    """Region geometry and where the region lives (``None``: a fresh file in /dev/shm)."""
+    """Region geometry and where the region lives (``None``: a fresh file in /dev/shm,
+    removed at close); ``existing`` says whether a given ``region`` path that exists may
+    be replaced (default: only an idle intervm region; see :mod:`intervm.impl.region_file`)."""
 
     capacity: int = 256
     region: Path | None = None
     start_timeout_s: float = 30.0
+    existing: Existing = Existing.REUSE
 
 
 @dataclass
@@ -68,7 +72,8 @@ class Host:
         self._closed = False
         self.doorbells = Doorbells.create(d.name for d in L.build_layout(1).doorbells)
         try:
-            self.observer = Region.create(self.region_path, cfg.capacity)
+            existing = Existing.REFUSE if self._own_region else cfg.existing
+            self.observer = Region.create(self.region_path, cfg.capacity, existing=existing)
             self.control_path = self._tmp / "control.sock"
             self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self._listener.bind(str(self.control_path))

@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 
 from intervm.commands._common import OneLineErrors, OneLineUsageError
+from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance import report as rp
 from intervm.conformance.broken import BROKEN
 from intervm.conformance.implementation import (
@@ -129,6 +130,12 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
     if builtin == (target is not None):
         raise _usage("give either MODULE:OBJECT or --builtin (not both, not neither)")
     try:
+        for path, what in ((save, "--save"), (json_out, "--json"), (junit, "--junit")):
+            if path is not None:
+                check_output(path, what)
+    except OutputError as e:
+        raise click.ClickException(str(e)) from None
+    try:
         if replay_file is not None:
             assert target is not None or builtin
             if target is None:
@@ -165,12 +172,12 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
             trace, impl = first_trace
             console.print(schedule_text(trace, list(impl.roles(impl.instance_params()))))
             if save is not None:
-                save.write_text(trace.to_json())
+                write_output(save, trace.to_json(), "--save")
                 console.print(f"schedule saved to {save}; re-run it with --replay {save}")
         if json_out is not None:
-            json_out.write_text(rp.to_json(report))
+            write_output(json_out, rp.to_json(report), "--json")
         if junit is not None:
-            junit.write_text(rp.to_junit_xml(report))
+            write_output(junit, rp.to_junit_xml(report), "--junit")
         raise SystemExit(report.exit_code)
     except (IntervmError, TesterError, OSError) as e:
         raise click.ClickException(" ".join(str(e).split())) from None

@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 
 from intervm.commands._common import OneLineErrors, OneLineUsageError
+from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance.handoff import ROLES, HandoffError
 from intervm.conformance.hostile import run_hostile
 from intervm.conformance.live import Options, run_live
@@ -58,7 +59,10 @@ def run(role: str, requests: int, seconds: float, seed: int, capacity: int, watc
         opts = Options(role=role, requests=requests, seconds=seconds, seed=seed,
                        capacity=capacity, watchdog_s=watchdog, timeout_ms=timeout_ms,
                        engine=engine)
-    except ValueError as exc:
+        for path, what in ((json_out, "--json"), (junit, "--junit")):
+            if path is not None:
+                check_output(path, what)
+    except (ValueError, OutputError) as exc:
         raise OneLineUsageError(str(exc), 2) from None
     try:
         report = run_live(binary, opts)
@@ -68,11 +72,11 @@ def run(role: str, requests: int, seconds: float, seed: int, capacity: int, watc
     except HandoffError as exc:
         raise OneLineUsageError(str(exc), 2) from None
     Console(width=160).print(to_table(report))
-    for path, text in ((json_out, to_json(report) if json_out else ""),
-                       (junit, to_junit_xml(report) if junit else "")):
-        if path is not None:
-            try:
-                path.write_text(text)
-            except OSError as exc:
-                raise OneLineUsageError(f"cannot write {path}: {exc.strerror}", 2) from None
+    try:
+        if json_out is not None:
+            write_output(json_out, to_json(report), "--json")
+        if junit is not None:
+            write_output(junit, to_junit_xml(report), "--junit")
+    except OutputError as exc:
+        raise OneLineUsageError(str(exc), 2) from None
     raise SystemExit(report.exit_code)

@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 
 from intervm.commands._common import OneLineErrors, OneLineUsageError, one_line, parse_params
-from intervm.commands._pictures import write_atomic
+from intervm.commands._output import OutputError, check_output, write_output
 from intervm.commands.verify import _run_with_progress
 from intervm.model.check import Cell, Checker, CheckOptions, Job, plan
 from intervm.model.compile import MEMORY_MODELS
@@ -55,8 +55,11 @@ def report(out: Path, protocol: str | None, variants: tuple[str, ...],
         raise click.ClickException(f"{out}: the report is HTML; give a name ending in .html")
     try:
         overrides = parse_params(params)
+        check_output(out)
     except click.BadParameter as e:
         raise OneLineUsageError(one_line(e.format_message()), 2) from None
+    except OutputError as e:
+        raise click.ClickException(str(e)) from None
     try:
         protocols = [get_protocol(protocol)] if protocol else list(builtin_protocols())
         options = CheckOptions(engine="auto", timeout=timeout, buffer=buffer,
@@ -75,7 +78,7 @@ def report(out: Path, protocol: str | None, variants: tuple[str, ...],
                     + (f", parameters {chosen}" if chosen else "")
                     + ("" if options.unbounded else ", no unbounded proofs"))
         page = report_html(cells, explained, "intervm verdict matrix", subtitle)
-        write_atomic(out, page.encode("utf-8"))
+        write_output(out, page)
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     bad = [c for c in cells if not c.matches]
