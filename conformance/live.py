@@ -6,7 +6,9 @@ our reference code (:mod:`intervm.impl.coalescing`, :mod:`intervm.impl.timer`) a
 adversarial timing: chasing the consumer's arming window, bursts, pauses, and
 SIGSTOP/SIGCONT of the binary at random moments. Each run ends in named cases of a
 :class:`~intervm.conformance.report.Report`. A run stops early at the first
-lost wakeup or torn read, so the case's time is the time to detection.
+lost wakeup or torn read, so the case's time is the time to detection. No case
+passes without evidence: each driver judges its run through
+:mod:`intervm.conformance.evidence` (the role's least observed activity).
 
 >>> opts = Options(role="consumer", requests=50)
 >>> opts.env()["INTERVM_REQUESTS"], opts.timeout_ms
