@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from intervm.spec._site import show_site
-from intervm.spec.errors import SpecError
+from intervm.spec.errors import SpecError, ended_by
 from intervm.spec.protocol import MEMORY_MODEL_NAMES, Protocol, Variant
 from intervm.spec.syntax import Spec
 from intervm.spec.validate import validate
@@ -96,6 +96,9 @@ def check_protocol(proto: Protocol, path: Path | None = None) -> None:
         except Exception as e:
             raise SpecError(f"{_raised_at(e, path) or vat}{where}: building its spec raised "
                             f"{type(e).__name__}: {e}; fix the builder or the knobs") from None
+        except BaseException as e:  # sys.exit(), KeyboardInterrupt: not a spec either
+            raise SpecError(f"{_raised_at(e, path) or vat}{where}: building its spec "
+                            f"{ended_by(e)}; a builder must return a Spec") from None
         if not isinstance(spec, Spec):
             raise SpecError(f"{vat}{where}: the builder returned {type(spec).__name__}, "
                             "not a Spec; return Spec(...) from it")
@@ -138,6 +141,10 @@ def _exec_file(path: Path) -> dict[str, Any]:
         where = _raised_at(e, path) or f"{path}: "
         raise SpecError(f"{where}running the protocol file raised "
                         f"{type(e).__name__}: {e}") from None
+    except BaseException as e:  # sys.exit(0) would end intervm silently, with status 0
+        raise SpecError(f"{_raised_at(e, path) or ''}protocol file {str(path)!r} {ended_by(e)} "
+                        "while being imported; a protocol file must only declare protocols "
+                        "(put the rest under if __name__ == '__main__':)") from None
     return vars(module)
 
 
@@ -160,6 +167,13 @@ def load_protocols(target: str) -> list[Protocol]:
             module = importlib.import_module(file_part)
         except ImportError as e:
             raise SpecError(f"cannot import module {file_part!r}: {e}") from None
+        except Exception as e:
+            raise SpecError(f"{_raised_at(e, None)}importing module {file_part!r} raised "
+                            f"{type(e).__name__}: {e}") from None
+        except BaseException as e:
+            raise SpecError(f"{_raised_at(e, None)}module {file_part!r} {ended_by(e)} while "
+                            "being imported; a protocol module must only declare "
+                            "protocols") from None
         namespace = vars(module)
         source = file_part
         path = None

@@ -19,10 +19,11 @@ from rich.console import Console
 
 from intervm.commands._common import OneLineErrors, OneLineUsageError
 from intervm.commands._output import OutputError, check_output, write_output
+from intervm.conformance.evidence import is_gate
 from intervm.conformance.handoff import ROLES, HandoffError
 from intervm.conformance.hostile import run_hostile
 from intervm.conformance.live import Options, run_live
-from intervm.conformance.report import Report, to_json, to_junit_xml, to_table
+from intervm.conformance.report import Case, Outcome, Report, to_json, to_junit_xml, to_table
 
 
 class _Run(OneLineErrors):
@@ -67,8 +68,12 @@ def run(role: str, requests: int, seconds: float, seed: int, capacity: int, watc
     try:
         report = run_live(binary, opts)
         if hostile:
-            extra = run_hostile(binary, opts)
-            report = Report(report.suite + " --hostile", report.cases + extra.cases)
+            silent = next((c for c in report.cases if is_gate(c)), None)
+            extra = (run_hostile(binary, opts).cases if silent is None else (
+                Case(f"{role}/hostile", Outcome.ERROR, 0.0,
+                     f"not run: {silent.name} is an ERROR (the binary did not speak the "
+                     "protocol), so no hostile case could judge it"),))
+            report = Report(report.suite + " --hostile", report.cases + extra)
     except HandoffError as exc:
         raise OneLineUsageError(str(exc), 2) from None
     Console(width=160).print(to_table(report))
