@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from intervm.impl import children
 from intervm.model.promela import (
     CMD_MARK,
     SAFETY_ONLY_MACRO,
@@ -116,8 +117,7 @@ def _run(args: Sequence[str], cwd: Path, timeout: float, what: str) -> str:
     if timeout <= 0:
         raise _Failure(f"timeout: the time budget was used up before {what}")
     try:
-        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = children.run(args, cwd=cwd, timeout=timeout)
     except FileNotFoundError:
         raise _Failure(f"{args[0]} is not installed; install it (apt-get install -y spin "
                        "gcc) or use another engine") from None
