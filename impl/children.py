@@ -26,7 +26,7 @@ import functools
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
@@ -82,7 +82,11 @@ def kill_group(proc: subprocess.Popen[Any], timeout_s: float = REAP_TIMEOUT_S) -
 
 
 def run(
-    argv: Sequence[str], *, timeout: float, cwd: str | os.PathLike[str] | None = None
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Like ``subprocess.run(capture_output=True, text=True)`` over :func:`spawn`.
 
@@ -90,7 +94,7 @@ def run(
     killed before the exception propagates, so no compiler or search survives us.
     """
     with spawn(
-        argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     ) as proc:
         try:

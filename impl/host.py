@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from intervm.impl.children import kill_group, spawn
 from intervm.impl.doorbell import Doorbells, recv_frame, send_frame
@@ -178,13 +178,17 @@ class Host:
             send_frame(vm.sock, full, fds)
             vm.extra, _ = recv_frame(vm.sock)
         except (OSError, ConnectionError) as exc:
-            self.kill(vm)
-            raise VmFailed(
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=2.0)  # if it is dying, let it say how
+            if proc.returncode == -signal.SIGBUS:
+                self._fail(self._truncated(role))
+            if self.region_size() < self.observer.layout.total_size:
+                self._fail(self._truncated(None))
+            self._fail(VmFailed(
                 f"{role} VM (pid {proc.pid}) did not start: {exc}; {_describe(proc)}"
-            ) from exc
+            ))
         if "error" in vm.extra:
-            self.kill(vm)
-            raise self._failure(vm, vm.extra, "failed at start")
+            self._fail(self._failure(vm, vm.extra, "failed at start"))
         return vm
 
     def _accept(self, vm: Vm) -> None:
@@ -291,7 +295,7 @@ class Host:
             return VmViolation(vm.role, str(v["field"]), int(v["value"]), str(v["rule"]), text)
         return VmFailed(text)
 
-    def _fail(self, exc: VmFailed) -> None:
+    def _fail(self, exc: VmFailed) -> NoReturn:
         """Stop every VM at once, then raise ``exc``."""
         for vm in self._vms:
             self.kill(vm)

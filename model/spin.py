@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -117,7 +118,10 @@ def _run(args: Sequence[str], cwd: Path, timeout: float, what: str) -> str:
     if timeout <= 0:
         raise _Failure(f"timeout: the time budget was used up before {what}")
     try:
-        done = children.run(args, cwd=cwd, timeout=timeout)
+        # TMPDIR: gcc's own temporary files go to the build directory, which is
+        # removed even when gcc had to be killed
+        done = children.run(args, cwd=cwd, timeout=timeout,
+                            env={**os.environ, "TMPDIR": str(cwd)})
     except FileNotFoundError:
         raise _Failure(f"{args[0]} is not installed; install it (apt-get install -y spin "
                        "gcc) or use another engine") from None
