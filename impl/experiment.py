@@ -100,7 +100,10 @@ def run(
             if on_progress is not None:
                 on_progress(min(host.peek("head"), cfg.requests))
 
-        p, c = host.results([producer, consumer], on_tick=tick, poll_s=poll_s)
+        p, c = host.results(
+            [producer, consumer], on_tick=tick, poll_s=poll_s,
+            progress=lambda: host.peek("head"),  # a long run is fine while it commits
+        )
         t = host.stop(timer) if timer is not None else {"publishes": 0}
         tick_ns = host.peek("tick_ns")
         if on_progress is not None:

@@ -217,6 +217,7 @@ class Host:
         timeout_s: float = 120.0,
         on_tick: Callable[[], None] | None = None,
         poll_s: float = 0.05,
+        progress: Callable[[], int] | None = None,
     ) -> list[dict[str, Any]]:
         """Wait until every VM in ``vms`` has reported; the first failure of any VM wins.
 
@@ -224,16 +225,22 @@ class Host:
         error or dies ends the wait at once, the others are killed and its diagnosis is
         raised (:class:`VmViolation` for a protocol violation or a region lost under a
         VM, else :class:`VmFailed`). ``on_tick`` runs about every ``poll_s`` seconds.
+        ``timeout_s`` bounds the whole wait, or with ``progress`` (e.g. the committed
+        head) the time during which its value does not change.
         """
         deadline = time.monotonic() + timeout_s
+        last = progress() if progress is not None else 0
         while any(vm.outcome is None for vm in vms):
+            if progress is not None and (now := progress()) != last:
+                last, deadline = now, time.monotonic() + timeout_s
             gone = next((vm for vm in vms if vm.outcome is None and vm.ended), None)
             if gone is not None:
                 self._fail(VmFailed(f"{gone.role} VM was stopped before it sent its result"))
             left = deadline - time.monotonic()
             if left <= 0:
                 late = next(vm for vm in vms if vm.outcome is None)
-                self._fail(VmFailed(f"{late.role} VM gave no result within {timeout_s} s"))
+                still = " and no progress" if progress is not None else ""
+                self._fail(VmFailed(f"{late.role} VM gave no result{still} within {timeout_s} s"))
             self._poll(min(left, poll_s))
             if on_tick is not None:
                 on_tick()
@@ -251,9 +258,16 @@ class Host:
                 fds[vm.sock.fileno()] = vm
             if vm.pidfd >= 0:
                 fds[vm.pidfd] = vm
-        ready, _, _ = select.select(list(fds), [], [], max(0.0, timeout_s)) if fds else ([], [], [])
+        ready: list[int] = []
+        if fds:
+            ready = select.select(list(fds), [], [], max(0.0, timeout_s))[0]
+        else:
+            time.sleep(max(0.0, timeout_s))
         hit = list(dict.fromkeys(fds[fd] for fd in ready))
-        hit += [vm for vm in watched if vm.pidfd < 0 and vm not in hit and vm.proc.poll() is not None]
+        hit += [  # no pidfd (old kernel): poll
+            vm for vm in watched
+            if vm.pidfd < 0 and vm not in hit and vm.proc.poll() is not None
+        ]
         failures = [f for f in (self._handle(vm) for vm in hit) if f is not None]
         if failures:  # a violation is the diagnosis; deaths and timeouts follow from it
             failures.sort(key=lambda f: not isinstance(f, VmViolation))
