@@ -6,6 +6,9 @@ its own process group, so a terminal's Ctrl-C reaches intervm alone (which then 
 the children itself and cleans up), and asks the kernel to SIGKILL it the moment
 intervm dies (Linux ``PR_SET_PDEATHSIG``), so even a SIGKILLed intervm leaves no
 orphan behind. :func:`kill_group` ends a child together with everything it started.
+The kernel sends that signal when the *thread* that started the child ends, so start
+children from a thread that outlives them (intervm starts them all from the main
+thread).
 
 >>> import sys
 >>> code = "import os; print(os.getpgid(0) == os.getpid())"
