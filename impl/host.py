@@ -100,7 +100,9 @@ class Host:
         self.doorbells = Doorbells.create(d.name for d in L.build_layout(1).doorbells)
         try:
             self.observer = Region.create(self.region_path, cfg.capacity)
-            self._region_fd = os.open(self.region_path, os.O_RDONLY | os.O_CLOEXEC)
+            self._region_fd = os.open(
+                self.region_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
+            )
             self.control_path = self._tmp / "control.sock"
             self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self._listener.bind(str(self.control_path))

@@ -53,7 +53,9 @@ def test_a_garbage_tail_ends_the_run_with_the_consumers_violation(tmp_path: Path
     os.kill(found["producer"], signal.SIGSTOP)  # the faulty peer: frozen mid-run
     region = Region.attach(path)
     try:
-        time.sleep(0.2)  # let the consumer drain the ring and see the last good tail
+        deadline = time.monotonic() + 30  # the consumer drains the ring: it saw this tail
+        while region.load("head") != region.load("tail") and time.monotonic() < deadline:
+            time.sleep(0.01)
         tail = region.load("tail")
         bad = {"far ahead": tail + 1000, "backwards": tail - 5, "0xffffffff": 0xFFFFFFFF}[how]
         bad &= 0xFFFFFFFF
