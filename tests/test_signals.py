@@ -221,3 +221,26 @@ def test_verify_spin_kills_spin_gcc_and_pan(tmp_path: Path) -> None:
     wait_for("spin, gcc or pan", cli, engine_running)
     code, _, err = stop(cli, signal.SIGHUP, points("verify-spin", 1, 0.5)[0])
     assert_clean_stop(cli, signal.SIGHUP, code, err)
+
+
+# --------------------------------------------------------------------- children
+def test_a_timed_out_child_is_killed_with_everything_it_started(tmp_path: Path) -> None:
+    from intervm.impl import children
+
+    marker = tmp_path / "grandchild.pid"
+    script = f"sleep 60 & echo $! > {marker}; wait"
+    with pytest.raises(subprocess.TimeoutExpired):
+        children.run(["sh", "-c", script], timeout=2.0)
+    grandchild = int(marker.read_text())
+
+    def alive() -> bool:  # a zombie (not yet reaped by its new parent) is dead
+        try:
+            stat = Path(f"/proc/{grandchild}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive()
