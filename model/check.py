@@ -18,11 +18,18 @@ instance (liveness-to-safety is complete only for finite-state systems).
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
+from intervm.impl import children
 from intervm.model.bmc import bmc
 from intervm.model.chc import spacer
 from intervm.model.compile import MEMORY_MODELS, compile_spec
@@ -334,13 +341,45 @@ def run(jobs: list[Job], options: CheckOptions, jobs_in_parallel: int = 1,
             if on_done:
                 on_done(job, results[i])
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=jobs_in_parallel) as pool:
-            futs = {pool.submit(run_job, job, options): i for i, job in enumerate(jobs)}
-            for fut in as_completed(futs):
-                i = futs[fut]
-                results[i] = fut.result()
-                if on_done:
-                    on_done(jobs[i], results[i])
+        # the workers' temporary files (SPIN's build directories) live in one directory
+        # of ours, so they are gone even when the workers had to be killed
+        with tempfile.TemporaryDirectory(prefix="intervm-verify-",
+                                         ignore_cleanup_errors=True) as tmp:
+            pool = ProcessPoolExecutor(max_workers=jobs_in_parallel,
+                                       mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_worker_init, initargs=(os.getpid(), tmp))
+            try:
+                futs = {pool.submit(run_job, job, options): i for i, job in enumerate(jobs)}
+                for fut in as_completed(futs):
+                    i = futs[fut]
+                    results[i] = fut.result()
+                    if on_done:
+                        on_done(jobs[i], results[i])
+            except BaseException:  # an interrupt or a failed job: do not wait for the rest
+                _kill_workers(pool)
+                raise
+            pool.shutdown()
     return [c for i in range(len(jobs)) for c in results[i]]
+
+
+def _worker_init(parent: int, tmp: str) -> None:
+    """In each worker: die with the parent, own process group, default signals."""
+    children.die_with_parent(parent)
+    os.setpgid(0, 0)  # a terminal's Ctrl-C goes to the parent, which stops the workers
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)  # not the parent's inherited handlers
+    tempfile.tempdir = tmp
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and SIGKILL every worker (with its process group)."""
+    workers = list(pool._processes.values())  # 3.11 has no public terminate_workers()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        if proc.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            proc.kill()  # not yet a group leader (its initializer had not run)
+    for proc in workers:
+        proc.join(timeout=children.REAP_TIMEOUT_S)
