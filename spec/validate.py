@@ -47,6 +47,7 @@ from intervm.spec.expr import (
     Select,
     Update,
     Var,
+    depth,
     walk,
 )
 from intervm.spec.syntax import (
@@ -71,6 +72,8 @@ from intervm.spec.syntax import (
     Store,
     Wait,
 )
+
+MAX_DEPTH = 64  # deepest expression: 4x the built-ins', far below Python's recursion limit
 
 
 def show_domain(d: Domain) -> str:
@@ -207,6 +210,11 @@ class _Checker:
         def fail(what: str) -> SpecError:
             return self.fail(where, what, site)
 
+        if (d := depth(e)) > MAX_DEPTH:
+            raise fail(f"an expression is nested {d} levels deep, more than the {MAX_DEPTH} "
+                       "the engines descend; join many conditions with one "
+                       "and_(*parts) / or_(*parts) call (kept shallow) instead of "
+                       "nesting it in a loop (e = and_(e, part))")
         for n in walk(e):
             kind = type(n).__name__
             match n:
