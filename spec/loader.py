@@ -33,6 +33,7 @@ from intervm.spec._site import show_site
 from intervm.spec.errors import SpecError
 from intervm.spec.protocol import MEMORY_MODEL_NAMES, Protocol, Variant
 from intervm.spec.syntax import Spec
+from intervm.spec.textfile import read_text
 from intervm.spec.validate import validate
 
 
@@ -121,8 +122,9 @@ def check_protocol(proto: Protocol, path: Path | None = None) -> None:
 
 
 def _exec_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.is_file() and not path.is_dir():
         raise SpecError(f"protocol file {str(path)!r} does not exist or is not a file")
+    read_text(path, "protocol file", SpecError, allow_empty=True)  # one line on bad bytes
     name = f"intervm_user_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -151,7 +153,7 @@ def load_protocols(target: str) -> list[Protocol]:
     (:func:`check_protocol`), so mistakes are reported with their file and line.
     """
     file_part, _, obj = target.partition(":") if not Path(target).is_file() else (target, "", "")
-    if file_part.endswith(".py") or Path(file_part).is_file():
+    if file_part.endswith(".py") or Path(file_part).is_file() or Path(file_part).is_dir():
         path: Path | None = Path(file_part)
         namespace = _exec_file(Path(file_part))
         source = file_part

@@ -34,8 +34,9 @@ from intervm.conformance.inprocess import (
 )
 from intervm.conformance.sched import MEMORY_MODELS, TesterError
 from intervm.model.trace import Trace
-from intervm.spec.errors import IntervmError
+from intervm.spec.errors import IntervmError, TraceError
 from intervm.spec.protocols import get_protocol
+from intervm.spec.textfile import read_text
 
 CATCH_EXAMPLES = 3000  # runs a --builtin broken case may take to be caught
 
@@ -177,10 +178,7 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
 
 
 def _replay(console: Console, impl: Implementation, path: Path, refine: bool) -> None:
-    try:
-        trace = Trace.from_json(path.read_text())
-    except OSError as e:
-        raise click.ClickException(f"cannot read {path}: {e.strerror}") from None
+    trace = Trace.from_json(read_text(path, "replay file", TraceError))
     v = replay(impl, trace, refine)
     console.print(schedule_text(trace, list(impl.roles(impl.instance_params()))))
     if v is None:

@@ -21,7 +21,8 @@ from intervm.commands._common import OneLineErrors, OneLineUsageError, one_line,
 from intervm.conformance.report import Report, to_json, to_junit_xml, to_table
 from intervm.conformance.tracecheck import check_lines
 from intervm.model.compile import MEMORY_MODELS
-from intervm.spec.errors import IntervmError
+from intervm.spec.errors import IntervmError, TraceError
+from intervm.spec.textfile import read_text
 
 
 class _Usage(OneLineErrors):
@@ -61,6 +62,7 @@ def check_trace(trace_file: Path, protocol: str | None, variant: str | None,
     except click.BadParameter as e:
         raise OneLineUsageError(one_line(e.format_message()), 2) from None
     try:
+        read_text(trace_file, "trace file", TraceError)  # one line on a bad file
         chosen = variant
         if chosen is None:
             chosen = "seqlock" if protocol == "timer" else "correct"
