@@ -127,6 +127,9 @@ def describe(obj: object, bad: str) -> str:
             except Exception:  # a user value whose comparison raises
                 pass
         parts.append(f"{f.name}={short(value, 1)}")
+    if len(", ".join(parts)) > 100:  # a big object: its first field and the bad one
+        bad_part = next(p for p in parts if p.startswith(f"{bad}="))
+        parts = [parts[0], "...", bad_part] if parts[0] != bad_part else [bad_part, "..."]
     return f"{type(obj).__name__}({', '.join(parts)})"
 
 
@@ -154,7 +157,8 @@ def message(subject: str, field: str, m: Mismatch, site: str) -> str:
 
 def fail(obj: object, field: str, m: Mismatch) -> SpecError:
     """The error for field ``field`` of ``obj`` (a dataclass being constructed)."""
-    site = getattr(obj, "where", "") or caller_site()
+    where = getattr(obj, "where", "")
+    site = where if isinstance(where, str) and where else caller_site()
     return SpecError(message(describe(obj, field), field, m, site))
 
 
@@ -177,9 +181,7 @@ def name(value: object) -> str:
     """A non-empty name (of a variable, a step, a process …)."""
     if type(value) is str and value:
         return value
-    hint = ("give a non-empty name" if value == "" else
-            f"write it as a string: {str(value)!r}" if isinstance(value, int | float) else
-            "give the name as a string")
+    hint = "give a non-empty name" if value == "" else "give the name as a string"
     raise Mismatch("a non-empty str (a name)", value, hint)
 
 
@@ -337,7 +339,8 @@ def name_set(what: str, example: str) -> Kind:
     """A set of names: a set, frozenset, tuple or list of str; returned as a frozenset."""
 
     def kind(value: object) -> frozenset[str]:
-        if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, dict):
+        if (isinstance(value, str | bytes | dict) or not isinstance(value, Iterable)
+                or isinstance(value, type)):
             raise Mismatch(f"a set of {what}", value, f"write {example}")
         out = []
         for v in value:

@@ -306,8 +306,9 @@ def _arg(fn: str, args: tuple[object, ...], i: int) -> Expr:
                                    _check.caller_site()))
 
 
-def _bin(fn: str, op: BinOp, a: ExprLike, b: ExprLike) -> Expr:
-    return Bin(op, _arg(fn, (a, b), 0), _arg(fn, (a, b), 1))
+def _bin(fn: str, op: BinOp, a: ExprLike, b: ExprLike, *, swap: bool = False) -> Expr:
+    x, y = _arg(fn, (a, b), 0), _arg(fn, (a, b), 1)  # checked in the order written
+    return Bin(op, y, x) if swap else Bin(op, x, y)
 
 
 def add(a: ExprLike, b: ExprLike) -> Expr:
@@ -388,7 +389,7 @@ def gt(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(gt(L("n"), 0))
     '0 < n'
     """
-    return _bin("gt", BinOp.LT, b, a)
+    return _bin("gt", BinOp.LT, a, b, swap=True)
 
 
 def ge(a: ExprLike, b: ExprLike) -> Expr:
@@ -397,7 +398,7 @@ def ge(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(ge(G("consumed"), 1))
     '1 <= consumed'
     """
-    return _bin("ge", BinOp.LE, b, a)
+    return _bin("ge", BinOp.LE, a, b, swap=True)
 
 
 def implies(a: ExprLike, b: ExprLike) -> Expr:

@@ -63,7 +63,7 @@ class Variant:
     where: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.where:
+        if not self.where or not isinstance(self.where, str):
             object.__setattr__(self, "where", creation_site())
         _check.check_fields(self, _VARIANT)
 
@@ -108,7 +108,7 @@ class Protocol:
     where: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.where:
+        if not self.where or not isinstance(self.where, str):
             object.__setattr__(self, "where", creation_site())
         _check.check_fields(self, _PROTOCOL)
 

@@ -103,7 +103,7 @@ class _Sited(typing.Protocol):
 
 
 def _record_site(obj: _Sited) -> None:
-    if not obj.where:
+    if not obj.where or not isinstance(obj.where, str):  # a bad where= is replaced
         object.__setattr__(obj, "where", creation_site())
 
 
