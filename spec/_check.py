@@ -69,7 +69,7 @@ def short(value: object, depth: int = 0) -> str:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         cls = type(value).__name__
         if depth >= 2:
-            return f"{cls}(...)"
+            return f"{cls}(...)" if dataclasses.fields(value) else f"{cls}()"
         args = [short(getattr(value, f.name), depth + 1)
                 for f in dataclasses.fields(value) if f.name != "where"]
         return f"{cls}({', '.join(args)})"

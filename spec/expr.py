@@ -520,6 +520,10 @@ def show(e: Expr) -> str:
     >>> show(ne(sub(Mem("tail"), LocalOf("C", "h")), 0))
     '(tail - C.h) != 0'
     """
+    return _show(_arg("show", (e,), 0))
+
+
+def _show(e: Expr) -> str:
     match e:
         case Const(v):
             if isinstance(v, bool):
@@ -532,7 +536,7 @@ def show(e: Expr) -> str:
         case G(name):
             return name
         case Mem(name, index):
-            return name if index is None else f"{name}[{show(index)}]"
+            return name if index is None else f"{name}[{_show(index)}]"
         case At(p, label):
             return f"{p}@{label}"
         case Param(name):
@@ -542,19 +546,19 @@ def show(e: Expr) -> str:
         case Var(name):
             return name
         case Select(a, i):
-            return f"{a}[{show(i)}]"
+            return f"{a}[{_show(i)}]"
         case Update(a, i, v):
-            return f"{a}{{{show(i)} := {show(v)}}}"
+            return f"{a}{{{_show(i)} := {_show(v)}}}"
         case Bin(op, a, b):
             return f"{_atom(a)} {op.value} {_atom(b)}"
         case Not(a):
             return f"!{_atom(a)}"
         case Ite(c, a, b):
-            return f"({show(c)} ? {show(a)} : {show(b)})"
+            return f"({_show(c)} ? {_show(a)} : {_show(b)})"
         case _:
             assert_never(e)
 
 
 def _atom(e: Expr) -> str:
-    s = show(e)
+    s = _show(e)
     return f"({s})" if isinstance(e, Bin) else s

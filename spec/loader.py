@@ -143,7 +143,7 @@ def _exec_file(path: Path) -> dict[str, Any]:
     return vars(module)
 
 
-def load_protocols(target: str) -> list[Protocol]:
+def load_protocols(target: str | Path) -> list[Protocol]:
     """Protocols from ``path.py`` or ``path.py:object`` / ``module:object``.
 
     >>> [p.name for p in load_protocols("intervm.spec.protocols:COALESCING")]
@@ -152,6 +152,11 @@ def load_protocols(target: str) -> list[Protocol]:
     Every variant of every protocol found is built and validated first
     (:func:`check_protocol`), so mistakes are reported with their file and line.
     """
+    if isinstance(target, Path):
+        target = str(target)
+    if not isinstance(target, str) or not target:
+        raise SpecError(f"load_protocols() takes a file name or MODULE:OBJECT, got "
+                        f"{type(target).__name__} {target!r:.40}")
     file_part, _, obj = target.partition(":") if not Path(target).is_file() else (target, "", "")
     if file_part.endswith(".py") or Path(file_part).is_file() or Path(file_part).is_dir():
         path: Path | None = Path(file_part)

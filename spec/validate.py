@@ -436,4 +436,8 @@ def validate(spec: Spec) -> None:
     ...
     intervm.spec.errors.SpecError: spec 'nothing', properties: no Sometimes property is declared, ...
     """
+    if not isinstance(spec, Spec):
+        raise SpecError(f"validate() checks a Spec, got {type(spec).__name__} {spec!r:.40}; "
+                        "pass the Spec(...) object (for a Protocol, validate "
+                        "proto.spec(variant))")
     _Checker(spec).run()

@@ -267,6 +267,20 @@ def test_ill_typed_expression_arguments_are_spec_errors(data: st.DataObject,
     one_line_spec_error(lambda: fn(*args), f"argument {bad + 1}")
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.filter_too_much])
+@given(value=ANYTHING)
+def test_show_validate_and_load_refuse_what_they_cannot_take(value: Any) -> None:
+    if not is_expr(value):
+        one_line_spec_error(lambda: api.show(value), "argument 1")
+    if not isinstance(value, Spec):
+        with pytest.raises(SpecError, match=r"^validate\(\) checks a Spec, got "):
+            api.validate(value)
+    if not (isinstance(value, str) and value):
+        with pytest.raises(SpecError, match=r"^load_protocols\(\) takes a file name"):
+            api.load_protocols(value)
+
+
 @pytest.mark.parametrize("name", sorted(TABLE))
 def test_the_valid_calls_build(name: str) -> None:
     ctor, good, _ = TABLE[name]

@@ -7,7 +7,7 @@ error or a malformed trace (one line naming the file and line).
 >>> from click.testing import CliRunner
 >>> r = CliRunner().invoke(check_trace, ["/nonexistent.jsonl", "--protocol", "coalescing"])
 >>> r.exit_code, r.output.strip()
-(2, 'Error: /nonexistent.jsonl: cannot read the trace (No such file or directory); check the path')
+(2, 'Error: trace file /nonexistent.jsonl does not exist; check the path')
 """
 
 from __future__ import annotations
