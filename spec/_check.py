@@ -88,7 +88,7 @@ def _expression(value: object) -> str | None:
     expression, else None."""
     from intervm.spec import expr
 
-    if not isinstance(value, expr._EXPR_TYPES) or expr.depth(value) > 20:
+    if not isinstance(value, expr._EXPR_TYPES) or expr.measure(value)[1] > 200:
         return None
     text = expr.show(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -499,19 +499,39 @@ def walk(e: Expr) -> list[Expr]:
     return out
 
 
+def measure(e: Expr) -> tuple[int, int]:
+    """``(depth, size)`` of ``e`` written out as a tree (a leaf is ``(1, 1)``), in time
+    linear in the number of distinct nodes: a node used twice (``e = add(e, e)``) is
+    measured once, although it counts twice in the size.
+
+    >>> e = add(L("t"), 1)
+    >>> measure(L("t")), measure(e), measure(add(e, e))
+    ((1, 1), (2, 3), (3, 7))
+    """
+    done: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[Expr, bool]] = [(e, False)]
+    while stack:
+        n, ready = stack.pop()
+        if id(n) in done:
+            continue
+        kids = children(n)
+        if ready or not kids:
+            parts = [done[id(k)] for k in kids]
+            done[id(n)] = (1 + max((d for d, _ in parts), default=0),
+                           1 + sum(z for _, z in parts))
+        else:
+            stack.append((n, True))
+            stack.extend((k, False) for k in kids if id(k) not in done)
+    return done[id(e)]
+
+
 def depth(e: Expr) -> int:
     """The nesting depth of ``e`` (a leaf is 1), computed without recursion.
 
     >>> depth(L("t")), depth(add(L("t"), 1)), depth(and_(*[eq(L("t"), i) for i in range(1000)]))
     (1, 2, 38)
     """
-    deepest = 0
-    stack = [(e, 1)]
-    while stack:
-        n, d = stack.pop()
-        deepest = max(deepest, d)
-        stack.extend((c, d + 1) for c in children(n))
-    return deepest
+    return measure(e)[0]
 
 
 def show(e: Expr) -> str:

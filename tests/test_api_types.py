@@ -57,6 +57,7 @@ from intervm.spec.api import (
     Store,
     Variant,
     Wait,
+    add,
     and_,
     eq,
 )
@@ -243,7 +244,7 @@ def _construct(ctor: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     return ctor(**kwargs)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.filter_too_much])
 @given(data=st.data(), name=st.sampled_from(sorted(TABLE)))
 def test_ill_typed_constructor_calls_are_spec_errors(data: st.DataObject, name: str) -> None:
@@ -254,7 +255,7 @@ def test_ill_typed_constructor_calls_are_spec_errors(data: st.DataObject, name: 
     one_line_spec_error(lambda: _construct(ctor, {**good, field: value}), field)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.filter_too_much])
 @given(data=st.data(), name=st.sampled_from(sorted(SMART)))
 def test_ill_typed_expression_arguments_are_spec_errors(data: st.DataObject,
@@ -267,7 +268,7 @@ def test_ill_typed_expression_arguments_are_spec_errors(data: st.DataObject,
     one_line_spec_error(lambda: fn(*args), f"argument {bad + 1}")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.filter_too_much])
 @given(value=ANYTHING)
 def test_show_validate_and_load_refuse_what_they_cannot_take(value: Any) -> None:
@@ -333,6 +334,36 @@ def test_a_deep_expression_is_one_spec_error_not_a_recursion_error() -> None:
     wide = and_(*[At("P", "done")] * 10_000)
     compile_spec(Spec("wide", processes=(PROC,), properties=(Always("a", wide),
                                                              Sometimes("b", True))), {})
+
+
+def test_an_expression_used_inside_itself_is_refused_in_linear_time() -> None:
+    doubled: Any = L("r")
+    for _ in range(40):  # 2**41 - 1 nodes written out: walking them was a hang
+        doubled = add(doubled, doubled)
+    spec = Spec("doubled", processes=(Process("P", locals=(Local("r", NAT),), steps=(
+        Step("s", Assign((("r", doubled),))), STEP)),), properties=(Sometimes("b", True),))
+    with pytest.raises(SpecError, match=r"step 's': an expression has 2199023255551 nodes "
+                                        r"when written out, more than the 100000"):
+        compile_spec(spec, {})
+
+
+def test_many_conditionals_in_a_property_are_refused_by_the_promela_export() -> None:
+    from intervm.model.promela import to_promela
+    from intervm.spec.api import ite
+
+    def spec_with(n: int) -> Spec:
+        pred: Any = eq(LocalOf("P", "r"), 0)
+        for _ in range(n):
+            pred = ite(pred, 1, eq(LocalOf("P", "r"), 1))
+        return Spec("ites", processes=(Process("P", locals=(Local("r", BIT),), steps=(STEP,)),),
+                    properties=(Always("a", pred), Sometimes("b", True)))
+
+    assert "ltl" in to_promela(compile_spec(spec_with(10), {}))
+    # 2**40 copies of the formula was a hang; now one EngineError line (SPIN: UNKNOWN)
+    with pytest.raises(IntervmError, match=r"^a property holds 40 conditional expressions "
+                                           r"\(ite\);.*\(the limit is 10\); check this "
+                                           r"property with another engine"):
+        to_promela(compile_spec(spec_with(40), {}))
 
 
 # ---------------------------------------------------------------- user protocol files
