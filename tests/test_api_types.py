@@ -432,12 +432,19 @@ def test_the_fuzzed_template_itself_loads(tmp_path: Path) -> None:
 
 
 def test_mutated_protocol_files_fail_only_with_one_intervm_error_line(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     rng = random.Random(21)
     outcomes = {"loaded": 0, "refused": 0}
     for i in range(60):
         path = tmp_path / f"m{i}.py"  # a new name each time: no stale bytecode
         path.write_text(mutate(SOURCE, rng))
+        r = CliRunner().invoke(main, ["verify", path.name, "--list"])
+        assert "Traceback" not in r.output and r.exit_code in (0, 1), r.output
+        if r.exit_code == 1:  # Python's SyntaxWarnings included: one line
+            assert len(r.output.splitlines()) == 1 and r.output.startswith("Error: m"), (
+                path.read_text(), r.output)
+        path = path.rename(tmp_path / f"n{i}.py")  # loaded again below, compiled afresh
         try:
             for proto in load_protocols(str(path)):
                 for v in proto.variants:
@@ -523,6 +530,19 @@ def test_cli_bad_input_files_are_one_line(reader: str, bad: str, tmp_path: Path,
         return
     assert r.exit_code == code, r.output
     assert r.output == f"Error: {what} input.txt {message}\n"
+
+
+def test_python_syntax_warnings_join_the_one_error_line(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "comma.py").write_text(SOURCE.replace('set=(("n", add(L("n"), 1)),)',
+                                                      'set=(("n", 1) ("n", 2))'))
+    r = CliRunner().invoke(main, ["verify", "comma.py", "--list"])
+    assert r.exit_code == 1
+    assert r.output == ("Error: comma.py:15: protocol 'sb', variant 'fenced': building its "
+                        "spec raised TypeError: 'tuple' object is not callable; fix the builder "
+                        "or the knobs (Python warned at line 15: 'tuple' object is not "
+                        "callable; perhaps you missed a comma?)\n")
 
 
 def test_protocol_file_not_utf8_names_the_byte(tmp_path: Path,
