@@ -249,18 +249,6 @@ def optional(inner: Kind) -> Kind:
     return kind
 
 
-def either(first: Kind, second: Kind, what: str, hint: str) -> Kind:
-    def kind(value: object) -> object:
-        for k in (first, second):
-            try:
-                return k(value)
-            except Mismatch:
-                pass
-        raise Mismatch(what, value, hint)
-
-    return kind
-
-
 def _is_sequence(value: object) -> bool:
     return isinstance(value, tuple | list)
 
