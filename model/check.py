@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
 import tempfile
 import time
@@ -331,11 +332,36 @@ def run_job(job: Job, options: CheckOptions) -> list[Cell]:
     return [checker.check(job.variant, job.memory_model, p) for p in job.props]
 
 
+def unsendable(jobs: Iterable[Job]) -> str | None:
+    """Why ``jobs`` cannot be sent to worker processes (None: they can).
+
+    Worker processes receive each job pickled; a protocol whose builder or knobs
+    is a lambda or a function defined inside another function does not pickle.
+
+    >>> from intervm.spec.protocols import get_protocol
+    >>> unsendable(plan([get_protocol("coalescing")], ["correct"], ["sc"])) is None
+    True
+    """
+    for proto in {id(j.protocol): j.protocol for j in jobs}.values():
+        try:
+            pickle.dumps(proto)
+        except Exception as e:  # PicklingError, AttributeError, TypeError ...
+            why = " ".join(str(e).split())
+            return (f"protocol {proto.name!r} cannot be sent to worker processes "
+                    f"({type(e).__name__}: {why}); define its builder and knobs at module "
+                    "level (no lambdas or nested functions) to check it with --jobs")
+    return None
+
+
 def run(jobs: list[Job], options: CheckOptions, jobs_in_parallel: int = 1,
         on_done: Callable[[Job, list[Cell]], None] | None = None) -> list[Cell]:
-    """Run ``jobs`` (in worker processes when ``jobs_in_parallel > 1``), in order."""
+    """Run ``jobs`` (in worker processes when ``jobs_in_parallel > 1``), in order.
+
+    Jobs that cannot be sent to worker processes (:func:`unsendable`) run in this
+    one; callers that want to say so check :func:`unsendable` first.
+    """
     results: dict[int, list[Cell]] = {}
-    if jobs_in_parallel <= 1 or len(jobs) <= 1:
+    if jobs_in_parallel <= 1 or len(jobs) <= 1 or unsendable(jobs) is not None:
         for i, job in enumerate(jobs):
             results[i] = run_job(job, options)
             if on_done:

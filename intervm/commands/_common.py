@@ -1,7 +1,9 @@
-"""What every subcommand shares: one-line usage errors and ``--param NAME=N`` parsing."""
+"""What every subcommand shares: one-line usage errors, ``--param NAME=N`` parsing and
+finite-number options."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -50,3 +52,26 @@ def parse_params(values: Sequence[str]) -> dict[str, int]:
                                      param_hint="--param")
         out[name.strip()] = int(val)
     return out
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that must be a finite number within ``min``..``max``: ``nan``,
+    ``inf`` and out-of-range values are one-line usage errors.
+
+    >>> FiniteFloat(min=0.1).convert("2.5", None, None)
+    2.5
+    >>> FiniteFloat(min=0.1).convert("nan", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: 'nan' is not a finite number; give a number such as 10
+    """
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; give a number such as 10",
+                      param, ctx)
+        return super().convert(number, param, ctx)

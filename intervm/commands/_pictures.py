@@ -16,15 +16,13 @@ from intervm.spec.errors import TraceError
 from intervm.spec.protocol import Protocol
 from intervm.spec.protocols import get_protocol
 from intervm.spec.syntax import Spec
+from intervm.spec.textfile import read_text
 
 
 def load_trace(path: Path, prop: str | None = None, memory_model: str | None = None) -> Trace:
     """A trace file (``Trace.to_json``), or the first counterexample in the output of
     ``intervm verify --json`` that matches ``prop``/``memory_model``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise TraceError(f"cannot read trace file {path}: {e}") from None
+    text = read_text(path, "trace file", TraceError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

@@ -36,8 +36,9 @@ from intervm.conformance.inprocess import (
 )
 from intervm.conformance.sched import MEMORY_MODELS, TargetAborted, TesterError
 from intervm.model.trace import Trace
-from intervm.spec.errors import IntervmError, ended_by
+from intervm.spec.errors import IntervmError, TraceError, ended_by
 from intervm.spec.protocols import get_protocol
+from intervm.spec.textfile import read_text
 
 CATCH_EXAMPLES = 3000  # runs a --builtin broken case may take to be caught
 
@@ -207,10 +208,7 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
 
 
 def _replay(console: Console, impl: Implementation, path: Path, refine: bool) -> None:
-    try:
-        trace = Trace.from_json(path.read_text())
-    except OSError as e:
-        raise click.ClickException(f"cannot read {path}: {e.strerror}") from None
+    trace = Trace.from_json(read_text(path, "replay file", TraceError))
     v = replay(impl, trace, refine)
     console.print(schedule_text(trace, list(impl.roles(impl.instance_params()))))
     if v is None:

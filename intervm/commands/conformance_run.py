@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from intervm.commands._common import OneLineErrors, OneLineUsageError
+from intervm.commands._common import FiniteFloat, OneLineErrors, OneLineUsageError
 from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance.evidence import is_gate
 from intervm.conformance.handoff import ROLES, HandoffError
@@ -35,11 +35,11 @@ class _Run(OneLineErrors):
               help="The role of the binary under test; intervm plays the peer.")
 @click.option("--requests", type=click.IntRange(1), default=3000, show_default=True,
               help="Requests per run (producer/consumer roles).")
-@click.option("--seconds", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True,
+@click.option("--seconds", type=FiniteFloat(0.1, 3600), default=10.0, show_default=True,
               help="Bound on the adversarial phase of a run.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the adversary.")
 @click.option("--capacity", type=int, default=8, show_default=True, help="Ring slots.")
-@click.option("--watchdog", type=click.FloatRange(0.01, 60), default=0.3, show_default=True,
+@click.option("--watchdog", type=FiniteFloat(0.01, 60), default=0.3, show_default=True,
               help="Seconds the lost-wakeup bad state must hold to fail.")
 @click.option("--timeout-ms", type=click.IntRange(50, 600_000), default=2000, show_default=True,
               help="Bound handed to the binary for its waits (INTERVM_TIMEOUT_MS).")

@@ -7,7 +7,7 @@ error or a malformed trace (one line naming the file and line).
 >>> from click.testing import CliRunner
 >>> r = CliRunner().invoke(check_trace, ["/nonexistent.jsonl", "--protocol", "coalescing"])
 >>> r.exit_code, r.output.strip()
-(2, 'Error: /nonexistent.jsonl: cannot read the trace (No such file or directory); check the path')
+(2, 'Error: trace file /nonexistent.jsonl does not exist; check the path')
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance.report import Report, to_json, to_junit_xml, to_table
 from intervm.conformance.tracecheck import check_lines
 from intervm.model.compile import MEMORY_MODELS
-from intervm.spec.errors import IntervmError
+from intervm.spec.errors import IntervmError, TraceError
+from intervm.spec.textfile import read_text
 
 
 class _Usage(OneLineErrors):
@@ -64,6 +65,7 @@ def check_trace(trace_file: Path, protocol: str | None, variant: str | None,
     except OutputError as e:
         raise OneLineUsageError(str(e), 2) from None
     try:
+        read_text(trace_file, "trace file", TraceError)  # one line on a bad file
         chosen = variant
         if chosen is None:
             chosen = "seqlock" if protocol == "timer" else "correct"

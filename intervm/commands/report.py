@@ -17,7 +17,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from intervm.commands._common import OneLineErrors, OneLineUsageError, one_line, parse_params
+from intervm.commands._common import (
+    FiniteFloat,
+    OneLineErrors,
+    OneLineUsageError,
+    one_line,
+    parse_params,
+)
 from intervm.commands._output import OutputError, check_output, write_output
 from intervm.commands.verify import _run_with_progress
 from intervm.model.check import Cell, Checker, CheckOptions, Job, plan
@@ -40,7 +46,7 @@ class _ReportCommand(OneLineErrors):
 @click.option("--property", "props", multiple=True, help="Only these properties.")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               help="Override a finite-instance parameter (e.g. capacity=3).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--timeout", type=FiniteFloat(0.1, 86400), default=10.0, show_default=True,
               help="Seconds per solver call (per unbounded proof attempt).")
 @click.option("--buffer", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Store-buffer entries per VM under TSO/PSO.")
