@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from intervm.impl import children
 from intervm.spec.layout import Layout
 
 SOURCE = Path(__file__).resolve().with_name("peer_engine.c")
@@ -67,8 +68,7 @@ def build(cc: str | None = None) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".peer_engine-", dir=out.parent)
     os.close(fd)
     try:
-        res = subprocess.run([exe, *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True,
-                             text=True, timeout=120, check=False)
+        res = children.run([exe, *CFLAGS, "-o", tmp, str(SOURCE)], timeout=120)
         if res.returncode != 0:
             first = (res.stderr.strip().splitlines() or ["(no output)"])[0]
             raise EngineUnavailable(f"{compiler} could not build {SOURCE.name}: {first}; "

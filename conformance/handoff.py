@@ -41,6 +41,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from intervm.impl.children import kill_group, spawn
+
 ROLES = ("producer", "consumer", "timer-writer", "timer-reader")
 EXIT_DONE, EXIT_VIOLATION, EXIT_PEER_TIMEOUT = 0, 3, 4
 MAX_LINE = 4096
@@ -121,14 +123,18 @@ class Exit:
 
 
 class Child:
-    """A running binary under test: stdout lines with arrival times, SIGSTOP/SIGCONT."""
+    """A running binary under test: stdout lines with arrival times, SIGSTOP/SIGCONT.
+
+    It runs in its own session (so its own process group) and is SIGKILLed by the
+    kernel if the tester dies; :meth:`close` kills its whole group.
+    """
 
     def __init__(self, argv: Sequence[str], env: Mapping[str, str], fds: Sequence[int]) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the child)
         full_env = dict(os.environ)
         full_env.update(env)
         try:
-            self.proc = subprocess.Popen(
+            self.proc = spawn(
                 list(argv), env=full_env, pass_fds=tuple(fds), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=self._stderr, start_new_session=True,
             )
@@ -187,8 +193,7 @@ class Child:
             self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             hung = True
-            self.proc.kill()
-            self.proc.wait(timeout=10.0)
+            kill_group(self.proc)
         self._reader.join(timeout=5.0)
         rc = self.proc.returncode
         return Exit(rc if rc >= 0 else None, -rc if rc < 0 else None, hung)
@@ -203,8 +208,7 @@ class Child:
     def close(self) -> None:
         if self.alive():
             self.resume()
-            self.proc.kill()
-            self.proc.wait(timeout=10.0)
+        kill_group(self.proc)  # the binary and anything it started
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._stderr.close()

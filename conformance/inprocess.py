@@ -58,14 +58,22 @@ from intervm.conformance.implementation import (
     oracle_for,
 )
 from intervm.conformance.refine import Divergence, Validator
-from intervm.conformance.sched import MEMORY_MODELS, Access, Loc, Run, TesterError
+from intervm.conformance.sched import (
+    MEMORY_MODELS,
+    Access,
+    Loc,
+    Role,
+    Run,
+    TargetAborted,
+    TesterError,
+)
 from intervm.conformance.tracecheck import system_for
 from intervm.model.compile import compile_spec
 from intervm.model.evaluate import Semantics
 from intervm.model.explicit import check, explore
 from intervm.model.system import System
 from intervm.model.trace import Trace, TraceStep
-from intervm.spec.errors import TraceError
+from intervm.spec.errors import TraceError, ended_by
 from intervm.spec.protocols import get_protocol
 
 DEFAULT_EXAMPLES = 300
@@ -145,7 +153,7 @@ class Target:
                               "spec compiler's bound)")
         params = impl.instance_params()
         system = None
-        roles = frozenset(impl.roles(params))
+        roles = frozenset(roles_of(impl, params))
         fed: frozenset[str] = frozenset()
         if refine and impl.protocol in REFINED:
             if impl.protocol == "coalescing" and impl.variant not in UNREFINED_VARIANTS:
@@ -160,7 +168,7 @@ class Target:
                 fed = TIMER_REFINED_ROLES
         spec_procs = {p.name for p in get_protocol(impl.protocol).spec(
             _ref_variant(impl.protocol)).processes} | {"W1", "W2", "P1", "P2"}
-        unknown = sorted(set(impl.roles(params)) - spec_procs)
+        unknown = sorted(roles - spec_procs)
         if unknown:
             raise TesterError(
                 f"implementation {impl.name} has roles {', '.join(unknown)} that are not "
@@ -169,7 +177,7 @@ class Target:
         return Target(impl, memory_model, params, oracle_for(impl), system, fed)
 
     def new_run(self) -> Run:
-        roles = dict(self.impl.roles(self.params))
+        roles = roles_of(self.impl, self.params)
         latched = {"irq": True} if self.impl.protocol == "coalescing" else {"req": True,
                                                                           "cpl": True}
         latched.update(self.impl.doorbells)
@@ -181,6 +189,24 @@ class Target:
     def properties(self) -> tuple[str, ...]:
         refined = ("refines_spec",) if self.system is not None else ()
         return ("implementation_error", *refined, *self.oracle.properties)
+
+
+def roles_of(impl: Implementation, params: Mapping[str, int]) -> dict[str, Role]:
+    """``impl.roles(params)``; what goes wrong there is the tester's error, not a
+    verdict: :class:`TesterError` for an Exception, :class:`TargetAborted` for
+    ``sys.exit()`` and the like."""
+    try:
+        return dict(impl.roles(params))
+    except TesterError:
+        raise
+    except Exception as e:
+        raise TesterError(f"implementation {impl.name}: roles({dict(params)}) raised "
+                          f"{type(e).__name__}: {e}; it must return one role function per "
+                          "spec process") from None
+    except BaseException as e:
+        raise TargetAborted(f"implementation {impl.name}: roles({dict(params)}) "
+                            f"{ended_by(e)} while the tester set it up; it must return one "
+                            "role function per spec process") from None
 
 
 def _seqlock_layout(variant: str) -> bool:
@@ -325,7 +351,7 @@ def machine_for(target: Target, counter: list[float]) -> type[RuleBasedStateMach
         self.s.close()
 
     ns: dict[str, Any] = {"__init__": init, "teardown": teardown}
-    roles = list(target.impl.roles(target.params))
+    roles = list(roles_of(target.impl, target.params))
 
     def can(role: str) -> Callable[[Any], bool]:
         return lambda self: self.s.run.can_move(role)
@@ -567,7 +593,7 @@ def spec_schedule(target: Target, prop: str) -> list[str] | None:
         return None
     sem = Semantics(system)
     binding = BINDINGS.get(impl.protocol)
-    roles = set(impl.roles(target.params))
+    roles = set(roles_of(impl, target.params))
     ids = dict(enumerate(system.shared, start=1))
     out: list[str] = []
     before = verdict.trace.init

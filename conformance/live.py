@@ -6,7 +6,9 @@ our reference code (:mod:`intervm.impl.coalescing`, :mod:`intervm.impl.timer`) a
 adversarial timing: chasing the consumer's arming window, bursts, pauses, and
 SIGSTOP/SIGCONT of the binary at random moments. Each run ends in named cases of a
 :class:`~intervm.conformance.report.Report`. A run stops early at the first
-lost wakeup or torn read, so the case's time is the time to detection.
+lost wakeup or torn read, so the case's time is the time to detection. No case
+passes without evidence: each driver judges its run through
+:mod:`intervm.conformance.evidence` (the role's least observed activity).
 
 >>> opts = Options(role="consumer", requests=50)
 >>> opts.env()["INTERVM_REQUESTS"], opts.timeout_ms
@@ -32,10 +34,9 @@ from pathlib import Path
 
 import atomicshm
 
+from intervm.conformance import evidence
 from intervm.conformance.handoff import (
     EXIT_DONE,
-    EXIT_PEER_TIMEOUT,
-    EXIT_VIOLATION,
     ROLES,
     Child,
     Exit,
@@ -181,10 +182,14 @@ def exit_case(name: str, ex: Exit, rep: Lines, child: Child, expect: int, secs: 
     return Case(name, Outcome.PASS, secs, f"{ex.describe()}")
 
 
-def startup_error(role: str, ex: Exit, child: Child, secs: float) -> Case:
-    tail = child.stderr_tail() or "(no stderr)"
-    return Case(f"{role}/start", Outcome.ERROR, secs,
-                f"binary {ex.describe()} before doing any work; stderr: {tail}")
+def judge(ev: evidence.Evidence, cases: list[Case], findings: set[str], ex: Exit, rep: Lines,
+          child: Child, secs: float) -> list[Case]:
+    """``cases`` if the run saw the role's least activity (:mod:`.evidence`); else one
+    ERROR case and the ``findings`` (case names) that failed; a malformed report line
+    is always a finding (the ``exit`` case)."""
+    found = findings | ({"exit"} if rep.malformed else set())
+    return evidence.gate(ev, cases, found, ex.describe(), rep.violation or rep.error or "",
+                         child.stderr_tail(), secs)
 
 
 def _spin_until(pred: Callable[[], bool], limit: int) -> bool:
@@ -353,9 +358,7 @@ def consumer_under_test(rig: Rig, argv: Sequence[str], variant: co.Variant = _CO
     ex = child.finish(opts.timeout_ms / 1000 + 3.0)
     secs = time.monotonic() - t0
     rep = parse_report(child.snapshot())
-    early = ex.code not in (EXIT_DONE, EXIT_VIOLATION, EXIT_PEER_TIMEOUT)
-    if not rep.consumed and ex.signal is None and not ex.hung and (early or not submitted):
-        return [startup_error("consumer", ex, child, secs)]
+    caught = violation  # what the reference code's checks raised: a finding
     final_head = acc.load("head")
     cases = [
         Case("consumer/no_lost_wakeup", Outcome.FAIL if finding else Outcome.PASS,
@@ -376,7 +379,12 @@ def consumer_under_test(rig: Rig, argv: Sequence[str], variant: co.Variant = _CO
     cases.append(Case("consumer/latency", Outcome.PASS if worst <= opts.latency_bound_s
                       else Outcome.FAIL, secs, lat + f" (bound {opts.latency_bound_s} s)"))
     cases.append(exit_case("consumer/exit", ex, rep, child, EXIT_DONE, secs))
-    return cases
+    findings = {name for name, hit in (
+        ("no_lost_wakeup", finding), ("commits", caught),
+        ("no_loss_dup_reorder", check_sequence(submitted[:len(rep.consumed)], rep.consumed)),
+    ) if hit}
+    return judge(evidence.consumer(opts.requests, len(rep.consumed)), cases, findings, ex, rep,
+                 child, secs)
 
 
 # ------------------------------------------------------------ binary = producer
@@ -446,15 +454,13 @@ def producer_under_test(rig: Rig, argv: Sequence[str]) -> list[Case]:
     ex = child.finish(opts.timeout_ms / 1000 + 3.0)
     secs = time.monotonic() - t0
     rep = parse_report(child.snapshot())
-    if not got and not stopped and ex.signal is None and not ex.hung:
-        return [startup_error("producer", ex, child, secs)]
     rings = rig.bells.received.get("irq", 0)
     budget = 2 * sleeps + 1
     expected = list(range(opts.requests))
     seq = check_sequence(expected if stopped else expected[:len(got)], got)
     if seq is None and not stopped and finding is None:
         seq = f"the stop request never arrived after {len(got)} ids"
-    return [
+    cases = [
         Case("producer/no_lost_wakeup", Outcome.FAIL if finding else Outcome.PASS,
              found_at if finding else secs,
              f"{finding} (detected after {found_at:.2f} s)" if finding else
@@ -468,6 +474,12 @@ def producer_under_test(rig: Rig, argv: Sequence[str]) -> list[Case]:
                    f"{budget})"),
         exit_case("producer/exit", ex, rep, child, EXIT_DONE, secs),
     ]
+    findings = {name for name, hit in (
+        ("no_lost_wakeup", finding), ("indices", violation), ("notification_budget", rings > budget),
+        ("no_loss_dup_reorder", check_sequence(expected[:len(got)], got)),
+    ) if hit}
+    return judge(evidence.producer(opts.requests, len(got)), cases, findings, ex, rep, child,
+                 secs)
 
 
 # ------------------------------------------------------------ binary = timer reader
@@ -521,11 +533,11 @@ def timer_reader_under_test(rig: Rig, argv: Sequence[str]) -> list[Case]:
                     torn_at = (t - t0, int(val))
                     break
             scanned = len(lines)
+    # it left while the run still had time, without a torn tick to stop the run for
+    left_early = not child.alive() and torn_at is None and time.monotonic() - t0 < opts.seconds
     ex = child.finish(opts.timeout_ms / 1000 + 3.0)
     secs = time.monotonic() - t0
     rep = parse_report(child.snapshot())
-    if not rep.ticks and ex.signal is None and not ex.hung and ex.code != EXIT_DONE:
-        return [startup_error("timer-reader", ex, child, secs)]
     bad = [(t, v) for t, v in rep.ticks if torn(v)]
     first_torn = torn_at or ((bad[0][0] - t0, bad[0][1]) if bad else None)
     backwards = next((f"accepted {v:#x} after {p:#x}" for (_, p), (_, v) in
@@ -555,7 +567,11 @@ def timer_reader_under_test(rig: Rig, argv: Sequence[str]) -> list[Case]:
         cases.append(Case("timer-reader/exit", Outcome.PASS, secs, ex.describe()))
     else:
         cases.append(exit_case("timer-reader/exit", ex, rep, child, EXIT_DONE, secs))
-    return cases
+    spanned = {publish_id(v) for _, v in rep.ticks if not torn(v) and 1 <= publish_id(v) <= k}
+    findings = {name for name, hit in (("no_torn_read", first_torn), ("monotonic", backwards),
+                                       ("freshness", unpublished)) if hit}
+    ev = evidence.timer_reader(opts.reads, len(rep.ticks), len(spanned), left_early)
+    return judge(ev, cases, findings, ex, rep, child, secs)
 
 
 # ------------------------------------------------------------ binary = timer writer
@@ -569,6 +585,7 @@ def timer_writer_under_test(rig: Rig, argv: Sequence[str]) -> list[Case]:
     problem: str | None = None
     torn_seen: str | None = None
     reads = 0
+    seen: set[int] = set()  # publish ids the reads saw: the evidence
     try:
         while child.alive() and time.monotonic() - t0 < opts.seconds:
             if rng.random() < 0.01 and child.pause():
@@ -580,6 +597,8 @@ def timer_writer_under_test(rig: Rig, argv: Sequence[str]) -> list[Case]:
             for name, val in (("time_lo/time_hi", v), ("time64", word)):
                 if torn(val) or publish_id(val) > opts.publishes:
                     torn_seen = torn_seen or f"{name} held {val:#x}: not a published k<<32|k"
+                elif val:
+                    seen.add(publish_id(val))
     except ProtocolViolation as exc:
         problem = str(exc)
     finally:
@@ -591,7 +610,8 @@ def timer_writer_under_test(rig: Rig, argv: Sequence[str]) -> list[Case]:
     end = (acc.load("timer_seq"), acc.load("time_hi") << 32 | acc.load("time_lo"),
            acc.load("time64"), acc.load("tick_ns"))
     end_ok = end[0] % 2 == 0 and end[1] == final and end[2] == final and end[3] > 0
-    return [
+    seen.update(publish_id(v) for v in end[1:3] if v and not torn(v) and v <= final)
+    cases = [
         Case("timer-writer/no_torn_publish", Outcome.FAIL if torn_seen else Outcome.PASS, secs,
              torn_seen or f"{reads} seqlock reads, none torn"),
         Case("timer-writer/monotonic", Outcome.FAIL if problem else Outcome.PASS, secs,
@@ -601,6 +621,10 @@ def timer_writer_under_test(rig: Rig, argv: Sequence[str]) -> list[Case]:
              f"(expected even seq and {final:#x} in both)"),
         exit_case("timer-writer/exit", ex, rep, child, EXIT_DONE, secs),
     ]
+    findings = {name for name, hit in (("no_torn_publish", torn_seen), ("monotonic", problem))
+                if hit}
+    return judge(evidence.timer_writer(opts.publishes, len(seen)), cases, findings, ex, rep,
+                 child, secs)
 
 
 def run_live(argv: Sequence[str], opts: Options) -> Report:
@@ -617,7 +641,7 @@ def run_live(argv: Sequence[str], opts: Options) -> Report:
 
         opts = dataclasses.replace(opts, seconds=opts.seconds / 2)
         first = engine_run(argv, opts)
-        broken = any(c.outcome is Outcome.FAIL or c.name.endswith("/start") for c in first)
+        broken = any(c.outcome is Outcome.FAIL or evidence.is_gate(c) for c in first)
         if broken:
             return Report(f"intervm conformance run --role {opts.role}", tuple(first))
     with Rig(opts) as rig:

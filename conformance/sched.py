@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from intervm.impl.access import Fence
+from intervm.spec.errors import ended_by
 
 MEMORY_MODELS = ("sc", "tso", "pso")
 HANDOFF_S = 10.0  # longest a role may compute between two shared accesses
@@ -48,6 +49,12 @@ Loc = tuple[str, int | None]
 
 class TesterError(Exception):
     """The tester could not run the implementation (not a conformance verdict)."""
+
+
+class TargetAborted(TesterError):
+    """The implementation under test raised a :class:`BaseException` that is not an
+    :class:`Exception` (``sys.exit(0)``, ``KeyboardInterrupt``): it tried to end the
+    tester, so there is no verdict. The message says who did what, and when."""
 
 
 class _Cancelled(BaseException):
@@ -216,11 +223,15 @@ class Run:
     def start(self) -> None:
         """Start every role thread and run each to its first shared access."""
         self._started = True
-        for r in self.roles.values():
-            r.thread = threading.Thread(target=self._body, args=(r,), daemon=True,
-                                        name=f"intervm-role-{r.name}")
-            r.thread.start()
-            self._wait_back(r)
+        try:
+            for r in self.roles.values():
+                r.thread = threading.Thread(target=self._body, args=(r,), daemon=True,
+                                            name=f"intervm-role-{r.name}")
+                r.thread.start()
+                self._wait_back(r)
+        except TesterError:
+            self.close()  # no role thread stays parked behind a failed start
+            raise
 
     def close(self) -> None:
         """Unblock and end every role thread that is still parked at an access."""
@@ -239,6 +250,8 @@ class Run:
         except _Cancelled:
             return
         except Exception as e:  # the implementation crashed: a finding, reported
+            r.error = e
+        except BaseException as e:  # sys.exit() etc.: no verdict; _wait_back raises it
             r.error = e
         r.done = True
         r.pending = None
@@ -264,6 +277,12 @@ class Run:
                 f"role {r.name} ran {HANDOFF_S:.0f} s without reaching a shared access "
                 "(an endless loop outside SharedAccess, or a blocking call?): every "
                 "role must touch shared memory only through the access object")
+        if r.error is not None and not isinstance(r.error, Exception):
+            done = sum(a.role == r.name for a in self.log)
+            raise TargetAborted(
+                f"role {r.name} {ended_by(r.error)} after {done} shared access"
+                f"{'' if done == 1 else 'es'} of its own: a role must return (or raise an "
+                "Exception, reported as a failure), never end the tester")
 
     # ------------------------------------------------------------ queries
     def pending_op(self, role: str) -> str:

@@ -10,7 +10,6 @@ True
 from __future__ import annotations
 
 import base64
-import select
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,13 +18,15 @@ from pathlib import Path
 from intervm.impl.coalescing import Variant
 from intervm.impl.host import Host, HostConfig
 from intervm.impl.profiler import LatencyReport, Stamps, report
+from intervm.impl.region_file import Existing
 from intervm.impl.vm import variant_to
 from intervm.spec import layout as L
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What to run; ``profile`` adds the timer VM and latency stamps."""
+    """What to run; ``profile`` adds the timer VM and latency stamps; ``region_existing``
+    says whether an existing ``region`` path may be replaced."""
 
     requests: int = 10_000
     window: int = 256
@@ -35,6 +36,7 @@ class RunConfig:
     profile: bool = True
     region: Path | None = None
     idle_polls: int = 200
+    region_existing: Existing = Existing.REUSE
 
     def check(self) -> None:
         """Raise ``ValueError`` saying which setting is wrong and what is allowed."""
@@ -82,24 +84,31 @@ def decode_stamps(blob: str) -> list[Stamps]:
 def run(
     cfg: RunConfig, on_progress: Callable[[int], None] | None = None, poll_s: float = 0.05
 ) -> RunResult:
-    """Run the three VMs to completion; ``on_progress`` gets committed request counts."""
+    """Run the three VMs to completion; ``on_progress`` gets committed request counts.
+
+    The host watches all three VMs at once: the first one that reports a protocol
+    violation or dies stops the others, and its diagnosis is raised
+    (:class:`intervm.impl.host.VmViolation` or :class:`intervm.impl.host.VmFailed`).
+    """
     cfg.check()
-    with Host(HostConfig(cfg.capacity, cfg.region)) as host:
+    with Host(HostConfig(cfg.capacity, cfg.region, existing=cfg.region_existing)) as host:
         timer = host.start("timer", {"tick_ns": cfg.tick_us * 1000}) if cfg.profile else None
         common = {"variant": variant_to(cfg.variant), "profile": cfg.profile}
         consumer = host.start("consumer", {**common, "idle_polls": cfg.idle_polls})
         producer = host.start(
             "producer", {**common, "requests": cfg.requests, "window": cfg.window}
         )
-        while not select.select([producer.sock], [], [], poll_s)[0]:
+
+        def tick() -> None:
             if on_progress is not None:
-                on_progress(min(host.observer.load("head"), cfg.requests))
-            if producer.proc.poll() is not None:
-                break
-        p = host.result(producer)
-        c = host.result(consumer)
+                on_progress(min(host.peek("head"), cfg.requests))
+
+        p, c = host.results(
+            [producer, consumer], on_tick=tick, poll_s=poll_s,
+            progress=lambda: host.peek("head"),  # a long run is fine while it commits
+        )
         t = host.stop(timer) if timer is not None else {"publishes": 0}
-        tick_ns = host.observer.load("tick_ns")
+        tick_ns = host.peek("tick_ns")
         if on_progress is not None:
             on_progress(cfg.requests)
     stamps = decode_stamps(c["stamps"])

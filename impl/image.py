@@ -366,7 +366,15 @@ def pack(
     )
     target = Path(image)
     tmp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}-{target.name}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        # an interrupt (SIGTERM, SIGHUP, SIGINT) even right after the open is undone below
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except OSError:
+        raise  # nothing was created
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     try:
         try:
             _pwrite_all(fd, index, 0)
@@ -528,8 +536,12 @@ def _write_temp(
     run: _Run, entry: Entry, method: CopyMethod, on_bytes: Callable[[int], None]
 ) -> CopyMethod:
     tmp = _temp_name(run, entry)
-    fd = os.open(tmp, _CREATE_NEW, 0o666, dir_fd=run.dir_fd)
-    run.temps.add(tmp)
+    run.temps.add(tmp)  # before it exists: an interrupt right after the open leaves nothing
+    try:
+        fd = os.open(tmp, _CREATE_NEW, 0o666, dir_fd=run.dir_fd)
+    except OSError:
+        run.temps.discard(tmp)  # never created, or not ours (O_EXCL failed)
+        raise
     try:
         return _copy(_Span(run.source.fd, entry.offset, fd, 0, entry.size), method, on_bytes)
     except EOFError as exc:

@@ -30,6 +30,7 @@ import atomicshm
 from intervm.impl.access import Fence
 from intervm.impl.doorbell import Doorbells
 from intervm.impl.errors import ProtocolViolation
+from intervm.impl.region_file import Existing, header_layout, new_region_file
 from intervm.spec import layout as L
 
 DEFAULT_DIR = Path("/dev/shm")
@@ -62,9 +63,15 @@ class Region:
     """A mapped region; satisfies :class:`intervm.impl.access.SharedAccess`."""
 
     def __init__(
-        self, path: Path, mm: mmap.mmap, layout: L.Layout, doorbells: Doorbells | None
+        self,
+        path: Path,
+        mm: mmap.mmap,
+        layout: L.Layout,
+        doorbells: Doorbells | None,
+        lock_fd: int = -1,
     ) -> None:
         self.path = path
+        self._lock_fd = lock_fd  # the creator's (flock): closed with the region
         self.layout = layout
         self._mm = mm
         self._view = atomicshm.AtomicView(mm)
@@ -92,22 +99,35 @@ class Region:
         capacity: int,
         slot_size: int = L.SLOT_WORDS_SIZE,
         doorbells: Doorbells | None = None,
+        existing: Existing = Existing.REFUSE,
     ) -> Region:
-        """Create (or truncate) ``path``, zero it and write a valid v1 header."""
+        """Create ``path`` zero-filled with a valid v1 header (magic stored last).
+
+        An existing ``path`` is replaced only as ``existing`` allows, by a new file
+        renamed over it (:mod:`intervm.impl.region_file`); otherwise
+        :class:`~intervm.impl.region_file.RegionPathRefused` names what is there.
+        """
         lay = L.build_layout(capacity, slot_size)
         p = Path(path)
-        fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        region: Region | None = None
         try:
-            os.ftruncate(fd, lay.total_size)
-            mm = mmap.mmap(fd, lay.total_size)
-        finally:
-            os.close(fd)
-        region = cls(p, mm, lay, doorbells)
-        region.store("version", L.LAYOUT_VERSION)
-        region.store("capacity", capacity)
-        region.store("slot_size", slot_size)
-        region.store("total_size", lay.total_size)
-        region.store("magic", L.MAGIC)  # last: publishes the header
+            with new_region_file(p, lay.total_size, existing) as fd:
+                lock = os.dup(fd)  # the region's own: the file stays marked in use
+                try:
+                    region = cls(p, mmap.mmap(fd, lay.total_size), lay, doorbells, lock)
+                except BaseException:
+                    os.close(lock)
+                    raise
+                region.store("version", L.LAYOUT_VERSION)
+                region.store("capacity", capacity)
+                region.store("slot_size", slot_size)
+                region.store("total_size", lay.total_size)
+                region.store("magic", L.MAGIC)  # last: publishes the header
+        except BaseException:
+            if region is not None:
+                region.close()
+            raise
+        assert region is not None
         return region
 
     @classmethod
@@ -135,6 +155,9 @@ class Region:
         """Unmap (doorbells stay open; close them separately)."""
         self._view.close()
         self._mm.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
     # -- SharedAccess -----------------------------------------------------------
     def _where(self, field: str, index: int | None) -> tuple[_Slot, int]:
@@ -207,29 +230,4 @@ def _validate_header(mm: mmap.mmap, size: int) -> L.Layout:
         slot_size = view.load_u32(16, atomicshm.ACQUIRE)
         reserved = view.load_u32(20, atomicshm.ACQUIRE)
         total = view.load_u64(24, atomicshm.ACQUIRE)
-    if magic != L.MAGIC:
-        raise ProtocolViolation("magic", magic, f"must be {L.MAGIC:#x} ('IVMSHMv1')")
-    if version != L.LAYOUT_VERSION:
-        raise ProtocolViolation(
-            "version", version, f"this implementation speaks layout v{L.LAYOUT_VERSION} only"
-        )
-    if reserved != 0:
-        raise ProtocolViolation("reserved0", reserved, "must be 0 in layout v1")
-    try:
-        L.check_geometry(capacity, L.SLOT_WORDS_SIZE)
-    except ValueError as exc:
-        raise ProtocolViolation("capacity", capacity, str(exc)) from None
-    try:
-        L.check_geometry(capacity, slot_size)
-    except ValueError as exc:
-        raise ProtocolViolation("slot_size", slot_size, str(exc)) from None
-    expected = L.total_size_for(capacity, slot_size)
-    if total != expected:
-        raise ProtocolViolation(
-            "total_size", total, f"capacity {capacity} x slot_size {slot_size} needs {expected}"
-        )
-    if size != total:
-        raise ProtocolViolation(
-            "total_size", total, f"the region file is {size} bytes, not total_size"
-        )
-    return L.build_layout(capacity, slot_size)
+    return header_layout((magic, version, capacity, slot_size, reserved, total), size)

@@ -3,7 +3,10 @@
 Each VM finds the region in ``$INTERVM_REGION``, connects to the host's
 control socket ``$INTERVM_CONTROL``, announces itself, receives its config
 and the doorbell eventfds (SCM_RIGHTS), runs, and sends one result frame.
-Protocol errors are reported in that frame (exit status 3), never as a crash.
+Protocol errors are reported in that frame (exit status 3), never as a crash; a
+protocol violation also carries its ``field``, ``value`` and ``rule``, so the host can
+name them. A VM runs in its own process group and is SIGKILLed by the kernel if the
+host dies (:mod:`intervm.impl.children`).
 
 >>> sorted(ROLES)
 ['consumer', 'producer', 'timer']
@@ -195,7 +198,10 @@ def main(role: str) -> int:
         if cfg.get("cpu") is not None:
             os.sched_setaffinity(0, {int(cfg["cpu"])})
         result = entry(region, control, cfg)
-    except (ProtocolViolation, PeerTimeout) as exc:
+    except ProtocolViolation as exc:
+        violation = {"field": exc.field, "value": exc.value, "rule": exc.rule}
+        result, status = {"error": f"{type(exc).__name__}: {exc}", "violation": violation}, 3
+    except PeerTimeout as exc:
         result, status = {"error": f"{type(exc).__name__}: {exc}"}, 3
     send_frame(control, result)
     return status

@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module under :mod:`intervm.commands`; this one only
 names them. Modules are imported when their command runs, so ``intervm image list``
-does not pay for importing Z3.
+does not pay for importing Z3. Every command runs under
+:func:`intervm.commands._signals.converted`: SIGTERM, SIGHUP and SIGINT clean up and
+exit with 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import importlib.util
 from typing import ClassVar
 
 import click
+
+from intervm.commands._signals import Interrupted, converted
 
 COMMANDS = {
     "verify": ("intervm.commands.verify", "verify"),
@@ -46,6 +50,14 @@ class LazyGroup(click.Group):
         cmd = getattr(importlib.import_module(module), attr)
         assert isinstance(cmd, click.Command)
         return cmd
+
+    def invoke(self, ctx: click.Context) -> object:
+        with converted():
+            try:
+                return super().invoke(ctx)
+            except Interrupted as exc:
+                click.echo(exc.message(), err=True)
+                ctx.exit(exc.exit_status)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -18,11 +18,19 @@ instance (liveness-to-safety is complete only for finite-state systems).
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+import pickle
+import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
+from intervm.impl import children
 from intervm.model.bmc import bmc
 from intervm.model.budget import MemoryBudget
 from intervm.model.chc import spacer
@@ -333,25 +341,83 @@ def run_job(job: Job, options: CheckOptions) -> list[Cell]:
     return [checker.check(job.variant, job.memory_model, p) for p in job.props]
 
 
+def unsendable(jobs: Iterable[Job]) -> str | None:
+    """Why ``jobs`` cannot be sent to worker processes (None: they can).
+
+    Worker processes receive each job pickled; a protocol whose builder or knobs
+    is a lambda or a function defined inside another function does not pickle.
+
+    >>> from intervm.spec.protocols import get_protocol
+    >>> unsendable(plan([get_protocol("coalescing")], ["correct"], ["sc"])) is None
+    True
+    """
+    for proto in {id(j.protocol): j.protocol for j in jobs}.values():
+        try:
+            pickle.dumps(proto)
+        except Exception as e:  # PicklingError, AttributeError, TypeError ...
+            why = " ".join(str(e).split())
+            return (f"protocol {proto.name!r} cannot be sent to worker processes "
+                    f"({type(e).__name__}: {why}); define its builder and knobs at module "
+                    "level (no lambdas or nested functions) to check it with --jobs")
+    return None
+
+
 def run(jobs: list[Job], options: CheckOptions, jobs_in_parallel: int = 1,
         on_done: Callable[[Job, list[Cell]], None] | None = None) -> list[Cell]:
-    """Run ``jobs`` (in worker processes when ``jobs_in_parallel > 1``), in order."""
+    """Run ``jobs`` (in worker processes when ``jobs_in_parallel > 1``), in order.
+
+    Jobs that cannot be sent to worker processes (:func:`unsendable`) run in this
+    one; callers that want to say so check :func:`unsendable` first.
+    """
     results: dict[int, list[Cell]] = {}
-    workers = max(1, min(jobs_in_parallel, len(jobs)))
+    serial = jobs_in_parallel <= 1 or len(jobs) <= 1 or unsendable(jobs) is not None
+    workers = 1 if serial else min(jobs_in_parallel, len(jobs))
     options = replace(options, memory=options.memory.share(workers))
-    if workers == 1:
+    if serial:
         for i, job in enumerate(jobs):
             results[i] = run_job(job, options)
             if on_done:
                 on_done(job, results[i])
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=jobs_in_parallel) as pool:
-            futs = {pool.submit(run_job, job, options): i for i, job in enumerate(jobs)}
-            for fut in as_completed(futs):
-                i = futs[fut]
-                results[i] = fut.result()
-                if on_done:
-                    on_done(jobs[i], results[i])
+        # the workers' temporary files (SPIN's build directories) live in one directory
+        # of ours, so they are gone even when the workers had to be killed
+        with tempfile.TemporaryDirectory(prefix="intervm-verify-",
+                                         ignore_cleanup_errors=True) as tmp:
+            pool = ProcessPoolExecutor(max_workers=jobs_in_parallel,
+                                       mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_worker_init, initargs=(os.getpid(), tmp))
+            try:
+                futs = {pool.submit(run_job, job, options): i for i, job in enumerate(jobs)}
+                for fut in as_completed(futs):
+                    i = futs[fut]
+                    results[i] = fut.result()
+                    if on_done:
+                        on_done(jobs[i], results[i])
+            except BaseException:  # an interrupt or a failed job: do not wait for the rest
+                _kill_workers(pool)
+                raise
+            pool.shutdown()
     return [c for i in range(len(jobs)) for c in results[i]]
+
+
+def _worker_init(parent: int, tmp: str) -> None:
+    """In each worker: die with the parent, own process group, default signals."""
+    children.die_with_parent(parent)
+    os.setpgid(0, 0)  # a terminal's Ctrl-C goes to the parent, which stops the workers
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)  # not the parent's inherited handlers
+    tempfile.tempdir = tmp
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and SIGKILL every worker (with its process group)."""
+    workers = list(pool._processes.values())  # 3.11 has no public terminate_workers()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        if proc.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            proc.kill()  # not yet a group leader (its initializer had not run)
+    for proc in workers:
+        proc.join(timeout=children.REAP_TIMEOUT_S)

@@ -249,8 +249,21 @@ class _Printer:
         return f"({s})" if isinstance(e, Bin) else s
 
     def pred(self, e: Expr) -> str:
-        """A boolean expression with every conditional lifted to && / || (ltl-safe)."""
+        """A boolean expression with every conditional lifted to && / || (ltl-safe).
+
+        Lifting copies the formula once per case of each conditional, 2**n copies for
+        n of them: more than ``MAX_LIFTED`` is an :class:`EngineError`, not a hang.
+        """
+        if (n := sum(isinstance(x, Ite) for x in walk(e))) > MAX_LIFTED:
+            raise EngineError(
+                f"a property holds {n} conditional expressions (ite); an ltl formula "
+                f"cannot contain them, and expanding each into its two cases would copy "
+                f"the formula up to 2**{n} times (the limit is {MAX_LIFTED}); check this "
+                "property with another engine (explicit, spacer)")
         return _Printer(self.names, self.arrays, self.negative, ltl=True).expr(_lift_ite(e))
+
+
+MAX_LIFTED = 10  # conditionals lifted out of one ltl formula (2**10 copies at most)
 
 
 def _replace(e: Expr, old: Expr, new: Expr) -> Expr:

@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from intervm.impl import children
 from intervm.model.budget import MemoryBudget
 from intervm.model.promela import (
     CMD_MARK,
@@ -117,8 +119,10 @@ def _run(args: Sequence[str], cwd: Path, timeout: float, what: str) -> str:
     if timeout <= 0:
         raise _Failure(f"timeout: the time budget was used up before {what}")
     try:
-        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        # TMPDIR: gcc's own temporary files go to the build directory, which is
+        # removed even when gcc had to be killed
+        done = children.run(args, cwd=cwd, timeout=timeout,
+                            env={**os.environ, "TMPDIR": str(cwd)})
     except FileNotFoundError:
         raise _Failure(f"{args[0]} is not installed; install it (apt-get install -y spin "
                        "gcc) or use another engine") from None

@@ -39,3 +39,15 @@ class TraceError(IntervmError, ValueError):
 
 class EngineError(IntervmError, RuntimeError):
     """An engine cannot answer this question (say which and why)."""
+
+
+def ended_by(e: BaseException) -> str:
+    """What code that raised ``e`` did, in words; meant for a :class:`BaseException`
+    that is not an :class:`Exception` (code that tried to end the program).
+
+    >>> ended_by(SystemExit(0)), ended_by(SystemExit()), ended_by(KeyboardInterrupt())
+    ('called sys.exit(0)', 'called sys.exit()', 'raised KeyboardInterrupt')
+    """
+    if isinstance(e, SystemExit):
+        return f"called sys.exit({'' if e.code is None else repr(e.code)})"
+    return f"raised {type(e).__name__}" + (f": {e}" if str(e) else "")

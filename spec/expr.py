@@ -17,6 +17,9 @@ import enum
 from dataclasses import dataclass
 from typing import TypeAlias, assert_never
 
+from intervm.spec import _check
+from intervm.spec.errors import SpecError
+
 
 class BinOp(enum.Enum):
     """Binary operators; arithmetic is on mathematical integers, wrap happens on store."""
@@ -49,6 +52,11 @@ class Const:
 
     value: int | bool
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, int):
+            raise _check.fail(self, "value", _check.Mismatch(
+                "an int or a bool", self.value, _const_hint(self.value)))
+
 
 @dataclass(frozen=True, slots=True)
 class L:
@@ -59,6 +67,10 @@ class L:
     """
 
     name: str
+
+    def __post_init__(self) -> None:
+        if type(self.name) is not str or not self.name:
+            _name_error(self, "name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +84,12 @@ class LocalOf:
     process: str
     name: str
 
+    def __post_init__(self) -> None:
+        if type(self.process) is not str or not self.process:
+            _name_error(self, "process")
+        if type(self.name) is not str or not self.name:
+            _name_error(self, "name")
+
 
 @dataclass(frozen=True, slots=True)
 class G:
@@ -82,6 +100,10 @@ class G:
     """
 
     name: str
+
+    def __post_init__(self) -> None:
+        if type(self.name) is not str or not self.name:
+            _name_error(self, "name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +119,15 @@ class Mem:
     name: str
     index: Expr | None = None
 
+    def __post_init__(self) -> None:
+        if type(self.name) is not str or not self.name:
+            _name_error(self, "name")
+        if self.index is not None and not isinstance(self.index, _EXPR_TYPES):
+            try:
+                object.__setattr__(self, "index", as_expr(self.index))
+            except _check.Mismatch as m:
+                raise _check.fail(self, "index", m) from None
+
 
 @dataclass(frozen=True, slots=True)
 class At:
@@ -109,6 +140,12 @@ class At:
     process: str
     label: str
 
+    def __post_init__(self) -> None:
+        if type(self.process) is not str or not self.process:
+            _name_error(self, "process")
+        if type(self.label) is not str or not self.label:
+            _name_error(self, "label")
+
 
 @dataclass(frozen=True, slots=True)
 class Param:
@@ -120,6 +157,10 @@ class Param:
 
     name: str
 
+    def __post_init__(self) -> None:
+        if type(self.name) is not str or not self.name:
+            _name_error(self, "name")
+
 
 @dataclass(frozen=True, slots=True)
 class Pending:
@@ -130,6 +171,10 @@ class Pending:
     """
 
     name: str
+
+    def __post_init__(self) -> None:
+        if type(self.name) is not str or not self.name:
+            _name_error(self, "name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,19 +229,86 @@ TRUE = Const(True)
 FALSE = Const(False)
 
 
+_EXPR_TYPES = (Const, L, LocalOf, G, Mem, At, Param, Pending, Var, Select, Update, Bin, Not, Ite)
+EXPR_WHAT = ("an expression (an int, a bool, or a node such as L('r'), G('g'), Mem('x'), "
+             "Param('n'), eq(...))")
+
+
+def _expr_hint(value: object) -> str:
+    """What to write instead of ``value`` where an expression belongs."""
+    if isinstance(value, str) and value.isidentifier():
+        return (f"write L({value!r}) for a local, G({value!r}) for a ghost or "
+                f"Mem({value!r}) for shared memory, or a constant such as 1")
+    if isinstance(value, float):
+        return "expressions are over integers: write an int"
+    if isinstance(value, tuple | list):
+        return "combine conditions with and_(...) or or_(...)"
+    if isinstance(value, type):
+        return f"call it: {value.__name__}(...)"
+    if callable(value):
+        return f"call it: {getattr(value, '__name__', 'f')}(...)"
+    return "write a constant such as 1 or build one with L, G, Mem, add, eq, and_ ..."
+
+
+def _const_hint(value: object) -> str:
+    if isinstance(value, float):
+        return "expressions are over integers: write an int"
+    if isinstance(value, str):
+        return "a name is not a constant: write L(name), G(name) or Mem(name)"
+    return "write an int such as 1, or True/False"
+
+
+def _name_error(obj: object, field: str) -> None:
+    raise _check.fail(obj, field, _check.Mismatch("a non-empty str (a name)",
+                                                  getattr(obj, field),
+                                                  "give the name as a string"))
+
+
+def as_expr(value: object) -> Expr:
+    """``value`` as an expression (ints and bools lifted), else :class:`_check.Mismatch`.
+
+    >>> as_expr(3), as_expr(L("t"))
+    (Const(value=3), L(name='t'))
+    """
+    if isinstance(value, _EXPR_TYPES):
+        return value
+    if isinstance(value, int):
+        return Const(value)
+    raise _check.Mismatch(EXPR_WHAT, value, _expr_hint(value))
+
+
 def lift(e: ExprLike) -> Expr:
     """Turn a Python int or bool into a Const; leave expressions alone.
 
     >>> lift(3), lift(L("t"))
     (Const(value=3), L(name='t'))
+
+    Anything else is a :class:`~intervm.spec.errors.SpecError`.
     """
-    if isinstance(e, bool | int):
+    if isinstance(e, _EXPR_TYPES):
+        return e
+    if isinstance(e, int):
         return Const(e)
-    return e
+    m = _check.Mismatch(EXPR_WHAT, e, _expr_hint(e))
+    raise SpecError(_check.message("lift(...)", "the value", m, _check.caller_site()))
 
 
-def _bin(op: BinOp, a: ExprLike, b: ExprLike) -> Expr:
-    return Bin(op, lift(a), lift(b))
+def _arg(fn: str, args: tuple[object, ...], i: int) -> Expr:
+    """Argument ``i`` of the smart constructor ``fn`` as an expression."""
+    value = args[i]
+    if isinstance(value, _EXPR_TYPES):
+        return value
+    if isinstance(value, int):
+        return Const(value)
+    m = _check.Mismatch(EXPR_WHAT, value, _expr_hint(value))
+    shown = ", ".join(_check.short(a, 1) for a in args[:4]) + (", ..." if len(args) > 4 else "")
+    raise SpecError(_check.message(f"{fn}({shown})", f"argument {i + 1}", m,
+                                   _check.caller_site()))
+
+
+def _bin(fn: str, op: BinOp, a: ExprLike, b: ExprLike, *, swap: bool = False) -> Expr:
+    x, y = _arg(fn, (a, b), 0), _arg(fn, (a, b), 1)  # checked in the order written
+    return Bin(op, y, x) if swap else Bin(op, x, y)
 
 
 def add(a: ExprLike, b: ExprLike) -> Expr:
@@ -205,7 +317,7 @@ def add(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(add(L("t"), 1))
     't + 1'
     """
-    return _bin(BinOp.ADD, a, b)
+    return _bin("add", BinOp.ADD, a, b)
 
 
 def sub(a: ExprLike, b: ExprLike) -> Expr:
@@ -214,7 +326,7 @@ def sub(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(sub(L("t"), L("h")))
     't - h'
     """
-    return _bin(BinOp.SUB, a, b)
+    return _bin("sub", BinOp.SUB, a, b)
 
 
 def mul(a: ExprLike, b: ExprLike) -> Expr:
@@ -223,7 +335,7 @@ def mul(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(mul(L("n"), 2))
     'n * 2'
     """
-    return _bin(BinOp.MUL, a, b)
+    return _bin("mul", BinOp.MUL, a, b)
 
 
 def mod(a: ExprLike, b: ExprLike) -> Expr:
@@ -232,7 +344,7 @@ def mod(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(mod(sub(L("t"), 1), 4))
     '(t - 1) % 4'
     """
-    return _bin(BinOp.MOD, a, b)
+    return _bin("mod", BinOp.MOD, a, b)
 
 
 def eq(a: ExprLike, b: ExprLike) -> Expr:
@@ -241,7 +353,7 @@ def eq(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(eq(L("f"), 0))
     'f == 0'
     """
-    return _bin(BinOp.EQ, a, b)
+    return _bin("eq", BinOp.EQ, a, b)
 
 
 def ne(a: ExprLike, b: ExprLike) -> Expr:
@@ -250,7 +362,7 @@ def ne(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(ne(L("f"), 0))
     'f != 0'
     """
-    return _bin(BinOp.NE, a, b)
+    return _bin("ne", BinOp.NE, a, b)
 
 
 def lt(a: ExprLike, b: ExprLike) -> Expr:
@@ -259,7 +371,7 @@ def lt(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(lt(L("f"), 0))
     'f < 0'
     """
-    return _bin(BinOp.LT, a, b)
+    return _bin("lt", BinOp.LT, a, b)
 
 
 def le(a: ExprLike, b: ExprLike) -> Expr:
@@ -268,7 +380,7 @@ def le(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(le(L("f"), 0))
     'f <= 0'
     """
-    return _bin(BinOp.LE, a, b)
+    return _bin("le", BinOp.LE, a, b)
 
 
 def gt(a: ExprLike, b: ExprLike) -> Expr:
@@ -277,7 +389,7 @@ def gt(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(gt(L("n"), 0))
     '0 < n'
     """
-    return _bin(BinOp.LT, b, a)
+    return _bin("gt", BinOp.LT, a, b, swap=True)
 
 
 def ge(a: ExprLike, b: ExprLike) -> Expr:
@@ -286,7 +398,7 @@ def ge(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(ge(G("consumed"), 1))
     '1 <= consumed'
     """
-    return _bin(BinOp.LE, b, a)
+    return _bin("ge", BinOp.LE, a, b, swap=True)
 
 
 def implies(a: ExprLike, b: ExprLike) -> Expr:
@@ -295,7 +407,7 @@ def implies(a: ExprLike, b: ExprLike) -> Expr:
     >>> show(implies(At("C", "block"), eq(Mem("flag"), 1)))
     'C@block -> (flag == 1)'
     """
-    return _bin(BinOp.IMPLIES, a, b)
+    return _bin("implies", BinOp.IMPLIES, a, b)
 
 
 def not_(a: ExprLike) -> Expr:
@@ -304,7 +416,7 @@ def not_(a: ExprLike) -> Expr:
     >>> show(not_(Pending("irq")))
     '!pending(irq)'
     """
-    return Not(lift(a))
+    return Not(_arg("not_", (a,), 0))
 
 
 def ite(c: ExprLike, a: ExprLike, b: ExprLike) -> Expr:
@@ -313,7 +425,8 @@ def ite(c: ExprLike, a: ExprLike, b: ExprLike) -> Expr:
     >>> show(ite(ne(L("d"), 1), 1, G("bad")))
     '(d != 1 ? 1 : bad)'
     """
-    return Ite(lift(c), lift(a), lift(b))
+    args = (c, a, b)
+    return Ite(_arg("ite", args, 0), _arg("ite", args, 1), _arg("ite", args, 2))
 
 
 def and_(*args: ExprLike) -> Expr:
@@ -322,13 +435,8 @@ def and_(*args: ExprLike) -> Expr:
     >>> show(and_(At("P", "done"), At("C", "block"))), and_() == TRUE
     ('P@done && C@block', True)
     """
-    parts = [lift(a) for a in args if lift(a) != TRUE]
-    if not parts:
-        return TRUE
-    out = parts[0]
-    for p in parts[1:]:
-        out = Bin(BinOp.AND, out, p)
-    return out
+    parts = [e for i in range(len(args)) if (e := _arg("and_", args, i)) != TRUE]
+    return _chain(BinOp.AND, parts) if parts else TRUE
 
 
 def or_(*args: ExprLike) -> Expr:
@@ -337,13 +445,26 @@ def or_(*args: ExprLike) -> Expr:
     >>> show(or_(At("P", "done"), At("P", "idle"))), or_() == FALSE
     ('P@done || P@idle', True)
     """
-    parts = [lift(a) for a in args if lift(a) != FALSE]
-    if not parts:
-        return FALSE
-    out = parts[0]
-    for p in parts[1:]:
-        out = Bin(BinOp.OR, out, p)
-    return out
+    parts = [e for i in range(len(args)) if (e := _arg("or_", args, i)) != FALSE]
+    return _chain(BinOp.OR, parts) if parts else FALSE
+
+
+CHAIN = 32  # longer and_/or_ argument lists are built as balanced trees
+
+
+def _chain(op: BinOp, parts: list[Expr]) -> Expr:
+    """``parts`` joined by ``op``: left-nested (``(a && b) && c``) up to ``CHAIN``
+    parts; longer lists as a balanced tree, so that the depth grows with the
+    logarithm of the length (``and_(*10_000 conditions)`` is 16 levels deep, not
+    10,000 nested nodes that every recursive walk would have to descend).
+    """
+    if len(parts) <= CHAIN:
+        out = parts[0]
+        for p in parts[1:]:
+            out = Bin(op, out, p)
+        return out
+    half = len(parts) // 2
+    return Bin(op, _chain(op, parts[:half]), _chain(op, parts[half:]))
 
 
 def children(e: Expr) -> tuple[Expr, ...]:
@@ -378,12 +499,51 @@ def walk(e: Expr) -> list[Expr]:
     return out
 
 
+def measure(e: Expr) -> tuple[int, int]:
+    """``(depth, size)`` of ``e`` written out as a tree (a leaf is ``(1, 1)``), in time
+    linear in the number of distinct nodes: a node used twice (``e = add(e, e)``) is
+    measured once, although it counts twice in the size.
+
+    >>> e = add(L("t"), 1)
+    >>> measure(L("t")), measure(e), measure(add(e, e))
+    ((1, 1), (2, 3), (3, 7))
+    """
+    done: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[Expr, bool]] = [(e, False)]
+    while stack:
+        n, ready = stack.pop()
+        if id(n) in done:
+            continue
+        kids = children(n)
+        if ready or not kids:
+            parts = [done[id(k)] for k in kids]
+            done[id(n)] = (1 + max((d for d, _ in parts), default=0),
+                           1 + sum(z for _, z in parts))
+        else:
+            stack.append((n, True))
+            stack.extend((k, False) for k in kids if id(k) not in done)
+    return done[id(e)]
+
+
+def depth(e: Expr) -> int:
+    """The nesting depth of ``e`` (a leaf is 1), computed without recursion.
+
+    >>> depth(L("t")), depth(add(L("t"), 1)), depth(and_(*[eq(L("t"), i) for i in range(1000)]))
+    (1, 2, 38)
+    """
+    return measure(e)[0]
+
+
 def show(e: Expr) -> str:
     """Render ``e`` in a C-like syntax, for traces, errors and docs.
 
     >>> show(ne(sub(Mem("tail"), LocalOf("C", "h")), 0))
     '(tail - C.h) != 0'
     """
+    return _show(_arg("show", (e,), 0))
+
+
+def _show(e: Expr) -> str:
     match e:
         case Const(v):
             if isinstance(v, bool):
@@ -396,7 +556,7 @@ def show(e: Expr) -> str:
         case G(name):
             return name
         case Mem(name, index):
-            return name if index is None else f"{name}[{show(index)}]"
+            return name if index is None else f"{name}[{_show(index)}]"
         case At(p, label):
             return f"{p}@{label}"
         case Param(name):
@@ -406,19 +566,19 @@ def show(e: Expr) -> str:
         case Var(name):
             return name
         case Select(a, i):
-            return f"{a}[{show(i)}]"
+            return f"{a}[{_show(i)}]"
         case Update(a, i, v):
-            return f"{a}{{{show(i)} := {show(v)}}}"
+            return f"{a}{{{_show(i)} := {_show(v)}}}"
         case Bin(op, a, b):
             return f"{_atom(a)} {op.value} {_atom(b)}"
         case Not(a):
             return f"!{_atom(a)}"
         case Ite(c, a, b):
-            return f"({show(c)} ? {show(a)} : {show(b)})"
+            return f"({_show(c)} ? {_show(a)} : {_show(b)})"
         case _:
             assert_never(e)
 
 
 def _atom(e: Expr) -> str:
-    s = show(e)
+    s = _show(e)
     return f"({s})" if isinstance(e, Bin) else s

@@ -830,7 +830,8 @@ check 4 yields a counterexample where `align_up` wraps to 0.
 * Only when every file is written, rename the temporaries to their names.  An
   existing entry at a target name (in particular a symlink) is refused unless the
   user asked to overwrite regular files; symlinks are never followed or replaced.
-* On any failure, remove every file the run created.
+* On any failure, and when stopped by SIGTERM, SIGHUP or SIGINT (the CLI then exits
+  128 + the signal number), remove every file the run created.
 
 ## Example
 

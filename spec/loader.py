@@ -25,14 +25,16 @@ from __future__ import annotations
 import importlib.util
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from intervm.spec._site import show_site
-from intervm.spec.errors import SpecError
+from intervm.spec.errors import SpecError, ended_by
 from intervm.spec.protocol import MEMORY_MODEL_NAMES, Protocol, Variant
 from intervm.spec.syntax import Spec
+from intervm.spec.textfile import read_text
 from intervm.spec.validate import validate
 
 
@@ -96,6 +98,9 @@ def check_protocol(proto: Protocol, path: Path | None = None) -> None:
         except Exception as e:
             raise SpecError(f"{_raised_at(e, path) or vat}{where}: building its spec raised "
                             f"{type(e).__name__}: {e}; fix the builder or the knobs") from None
+        except BaseException as e:  # sys.exit(), KeyboardInterrupt: not a spec either
+            raise SpecError(f"{_raised_at(e, path) or vat}{where}: building its spec "
+                            f"{ended_by(e)}; a builder must return a Spec") from None
         if not isinstance(spec, Spec):
             raise SpecError(f"{vat}{where}: the builder returned {type(spec).__name__}, "
                             "not a Spec; return Spec(...) from it")
@@ -120,9 +125,12 @@ def check_protocol(proto: Protocol, path: Path | None = None) -> None:
                                 "not declare; add ParamDecl(...) to the spec or drop it")
 
 
-def _exec_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+def _exec_file(path: Path, warned: list[warnings.WarningMessage]) -> dict[str, Any]:
+    """Run the protocol file; its SyntaxWarnings go to ``warned`` (not to stderr), so
+    that an error can carry them on its one line."""
+    if not path.is_file() and not path.is_dir():
         raise SpecError(f"protocol file {str(path)!r} does not exist or is not a file")
+    read_text(path, "protocol file", SpecError, allow_empty=True)  # one line on bad bytes
     name = f"intervm_user_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -130,18 +138,38 @@ def _exec_file(path: Path) -> dict[str, Any]:
                         "*.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except SpecError:
-        raise
-    except Exception as e:
-        where = _raised_at(e, path) or f"{path}: "
-        raise SpecError(f"{where}running the protocol file raised "
-                        f"{type(e).__name__}: {e}") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SyntaxWarning)
+        try:
+            spec.loader.exec_module(module)
+        except SpecError as e:
+            raise SpecError(f"{e}{_noted(caught)}") from None
+        except Exception as e:
+            where = _raised_at(e, path) or f"{path}: "
+            raise SpecError(f"{where}running the protocol file raised "
+                            f"{type(e).__name__}: {e}{_noted(caught)}") from None
+        except BaseException as e:  # sys.exit(0) would end intervm silently, with status 0
+            raise SpecError(f"{_raised_at(e, path) or ''}protocol file {str(path)!r} "
+                            f"{ended_by(e)} while being imported; a protocol file must only "
+                            "declare protocols (put the rest under if __name__ == '__main__':)"
+                            ) from None
+    for w in caught:
+        if issubclass(w.category, SyntaxWarning):
+            warned.append(w)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return vars(module)
 
 
-def load_protocols(target: str) -> list[Protocol]:
+def _noted(caught: list[warnings.WarningMessage]) -> str:
+    """What Python warned about while compiling the file, for the end of an error line
+    (``'int' object is not callable; perhaps you missed a comma?``)."""
+    notes = [f"line {w.lineno}: {w.message}" for w in caught
+             if issubclass(w.category, SyntaxWarning)]
+    return f" (Python warned at {'; '.join(notes[:2])})" if notes else ""
+
+
+def load_protocols(target: str | Path) -> list[Protocol]:
     """Protocols from ``path.py`` or ``path.py:object`` / ``module:object``.
 
     >>> [p.name for p in load_protocols("intervm.spec.protocols:COALESCING")]
@@ -150,19 +178,43 @@ def load_protocols(target: str) -> list[Protocol]:
     Every variant of every protocol found is built and validated first
     (:func:`check_protocol`), so mistakes are reported with their file and line.
     """
+    if isinstance(target, Path):
+        target = str(target)
+    if not isinstance(target, str) or not target:
+        raise SpecError(f"load_protocols() takes a file name or MODULE:OBJECT, got "
+                        f"{type(target).__name__} {target!r:.40}")
     file_part, _, obj = target.partition(":") if not Path(target).is_file() else (target, "", "")
-    if file_part.endswith(".py") or Path(file_part).is_file():
+    warned: list[warnings.WarningMessage] = []
+    if file_part.endswith(".py") or Path(file_part).is_file() or Path(file_part).is_dir():
         path: Path | None = Path(file_part)
-        namespace = _exec_file(Path(file_part))
+        namespace = _exec_file(Path(file_part), warned)
         source = file_part
     else:
         try:
             module = importlib.import_module(file_part)
         except ImportError as e:
             raise SpecError(f"cannot import module {file_part!r}: {e}") from None
+        except Exception as e:  # the module itself raised while importing
+            raise SpecError(f"{_raised_at(e, None)}importing module {file_part!r} raised "
+                            f"{type(e).__name__}: {' '.join(str(e).split())}") from None
+        except BaseException as e:
+            raise SpecError(f"{_raised_at(e, None)}module {file_part!r} {ended_by(e)} while "
+                            "being imported; a protocol module must only declare "
+                            "protocols") from None
         namespace = vars(module)
         source = file_part
         path = None
+    try:
+        out = _protocols_in(namespace, obj, source, path)
+    except SpecError as e:
+        raise SpecError(f"{e}{_noted(warned)}") from None
+    for w in warned:  # the file loaded: Python's warnings are shown as usual
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out
+
+
+def _protocols_in(namespace: dict[str, Any], obj: str, source: str,
+                  path: Path | None) -> list[Protocol]:
     if obj:
         if obj not in namespace:
             raise SpecError(f"{source} defines no object named {obj!r}")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from intervm.spec import _check
 from intervm.spec._site import creation_site
 from intervm.spec.errors import ParamError
 from intervm.spec.syntax import Spec
@@ -62,8 +63,9 @@ class Variant:
     where: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.where:
+        if not self.where or not isinstance(self.where, str):
             object.__setattr__(self, "where", creation_site())
+        _check.check_fields(self, _VARIANT)
 
     def expected(self, prop: str, memory_model: str) -> str:
         """``'violated'`` or ``'holds'``: what this variant declares."""
@@ -106,8 +108,9 @@ class Protocol:
     where: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.where:
+        if not self.where or not isinstance(self.where, str):
             object.__setattr__(self, "where", creation_site())
+        _check.check_fields(self, _PROTOCOL)
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:
@@ -132,3 +135,34 @@ class Protocol:
                 if val is None and (v.symbolic is None or k in v.symbolic):
                     base[k] = None
         return base
+
+
+# ---------------------------------------------------------------- argument kinds
+
+_MODELS = _check.name_set("memory model names", "frozenset({'tso', 'pso'})")
+_PARAMS = _check.mapping(_check.name, _check.integer, "parameter values",
+                         "{'capacity': 2}")
+_VARIANT = (
+    ("name", _check.name), ("doc", _check.text),
+    ("violated", _check.mapping(_check.name, _MODELS, "property names to memory models",
+                                "{'no_lost_wakeup': frozenset({'tso', 'pso'})}")),
+    ("params", _PARAMS),
+    ("memory_models", _check.tuple_of(_check.name, "memory model names",
+                                      "'sc', 'tso'")),
+    ("symbolic", _check.optional(_check.tuple_of(_check.name, "parameter names",
+                                                 "'capacity'"))),
+)
+_PROTOCOL = (
+    ("name", _check.name), ("doc", _check.text),
+    ("build", _check.function("a function from a variant's knobs to a Spec",
+                              "pass the builder itself: build, not build(...)")),
+    ("variants", _check.tuple_of(_check.instance(Variant, "a Variant",
+                                                 "write Variant(name, knobs, doc)"),
+                                 "Variant", "Variant('fenced', True, 'with the fence')")),
+    ("finite_params", _PARAMS),
+    ("unbounded_params", _check.mapping(_check.name, _check.optional(_check.integer),
+                                        "parameter values (None: symbolic)",
+                                        "{'capacity': None}")),
+    ("prove", _check.optional(_check.name_set("property names",
+                                              "frozenset({'no_lost_wakeup'})"))),
+)

@@ -30,8 +30,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from intervm.spec import _check
+from intervm.spec._check import check_fields
 from intervm.spec._site import creation_site
-from intervm.spec.expr import Expr, ExprLike, lift
+from intervm.spec.expr import Expr, ExprLike, as_expr, lift
 
 # ---------------------------------------------------------------- domains
 
@@ -49,6 +51,9 @@ class Bits:
 
     width: int
 
+    def __post_init__(self) -> None:
+        check_fields(self, _BITS)
+
     @property
     def modulus(self) -> int:
         return 1 << self.width
@@ -64,8 +69,32 @@ class Nat:
 
 
 Domain: TypeAlias = Bits | Nat
+MAX_WIDTH = 64  # widest Bits(w): a machine word
+MAX_LENGTH = 4096  # longest shared array of a fixed length
+_BITS = (("width", _check.int_range(1, MAX_WIDTH, "a width in bits",
+                                    "a variable is 1 to 64 bits wide; use NAT for "
+                                    "unbounded counters")),)
 NAT = Nat()
 BIT = Bits(1)
+
+
+def _domain_hint(value: object) -> str:
+    if value is Bits:
+        return "call it with a width: Bits(8)"
+    if value is Nat:
+        return "write NAT (or Nat())"
+    if value is int or isinstance(value, int):
+        return "write BIT, Bits(width) or NAT"
+    return "write BIT, Bits(8) or NAT"
+
+
+_DOMAIN = _check.instance((Bits, Nat), "a domain (BIT, Bits(w) or NAT)", _domain_hint)
+_NAME = _check.name
+_TEXT = _check.text
+_INT = _check.integer
+_FLAG = _check.flag
+_EXPR = as_expr
+_OPT_EXPR = _check.optional(as_expr)
 
 
 class _Sited(typing.Protocol):
@@ -74,7 +103,7 @@ class _Sited(typing.Protocol):
 
 
 def _record_site(obj: _Sited) -> None:
-    if not obj.where:
+    if not obj.where or not isinstance(obj.where, str):  # a bad where= is replaced
         object.__setattr__(obj, "where", creation_site())
 
 
@@ -104,6 +133,7 @@ class Shared:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _SHARED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +152,7 @@ class Ghost:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _GHOST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +170,7 @@ class Local:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _LOCAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +192,7 @@ class Doorbell:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _DOORBELL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +223,7 @@ class ParamDecl:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _PARAMDECL)
 
 
 # ---------------------------------------------------------------- step operations
@@ -209,8 +243,7 @@ class Load:
     index: Expr | None = None
 
     def __post_init__(self) -> None:
-        if self.index is not None:
-            object.__setattr__(self, "index", lift(self.index))
+        check_fields(self, _LOAD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +261,7 @@ class Store:
     index: Expr | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "value", lift(self.value))
-        if self.index is not None:
-            object.__setattr__(self, "index", lift(self.index))
+        check_fields(self, _STORE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +274,9 @@ class Fence:
     """
 
     kind: str = "full"
+
+    def __post_init__(self) -> None:
+        check_fields(self, _FENCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,9 +296,7 @@ class Rmw:
     index: Expr | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "value", lift(self.value))
-        if self.index is not None:
-            object.__setattr__(self, "index", lift(self.index))
+        check_fields(self, _RMW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +311,7 @@ class Assign:
     assigns: tuple[tuple[str, Expr], ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "assigns", tuple((n, lift(v)) for n, v in self.assigns))
+        check_fields(self, _ASSIGN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +327,7 @@ class Branch:
     target: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cond", lift(self.cond))
+        check_fields(self, _BRANCH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +342,7 @@ class Choose:
     options: tuple[tuple[Expr, str], ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "options", tuple((lift(c), t) for c, t in self.options))
+        check_fields(self, _CHOOSE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +357,7 @@ class Await:
     cond: Expr
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cond", lift(self.cond))
+        check_fields(self, _AWAIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +370,9 @@ class Notify:
 
     doorbell: str
 
+    def __post_init__(self) -> None:
+        check_fields(self, _DOORBELL_OP)
+
 
 @dataclass(frozen=True, slots=True)
 class Wait:
@@ -348,6 +383,9 @@ class Wait:
     """
 
     doorbell: str
+
+    def __post_init__(self) -> None:
+        check_fields(self, _DOORBELL_OP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,11 +429,8 @@ class Step:
     where: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ghost", tuple((n, lift(v)) for n, v in self.ghost))
-        object.__setattr__(self, "set", tuple((n, lift(v)) for n, v in self.set))
-        if self.branch is not None:
-            object.__setattr__(self, "branch", (lift(self.branch[0]), self.branch[1]))
         _record_site(self)
+        check_fields(self, _STEP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +453,7 @@ class Process:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _PROCESS)
 
     def step(self, label: str) -> Step:
         for s in self.steps:
@@ -458,6 +494,7 @@ class Always:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _ALWAYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,6 +516,7 @@ class Sometimes:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _ALWAYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,6 +536,7 @@ class Eventually:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _EVENTUALLY)
 
 
 Property: TypeAlias = Always | Sometimes | Eventually
@@ -530,6 +569,7 @@ class Spec:
 
     def __post_init__(self) -> None:
         _record_site(self)
+        check_fields(self, _SPEC)
 
     def process(self, name: str) -> Process:
         for p in self.processes:
@@ -554,6 +594,94 @@ class Spec:
             if p.name == name:
                 return p
         raise KeyError(name)
+
+
+# ---------------------------------------------------------------- argument kinds
+
+def _op_hint(value: object) -> str:
+    if isinstance(value, Step):
+        return "give the Step's op (Store(...), Load(...) ...), not a Step"
+    if isinstance(value, type) and value in typing.get_args(Op):
+        return f"call it: {value.__name__}(...)"
+    if isinstance(value, _check_expr_types()):
+        return ("a condition is not an op: write Await(cond), or branch=(cond, target) "
+                "on the step")
+    return "write one of Load, Store, Fence, Rmw, Assign, Branch, Choose, Await, Notify, " \
+           "Wait, Halt (e.g. Halt())"
+
+
+def _check_expr_types() -> tuple[type, ...]:
+    from intervm.spec.expr import _EXPR_TYPES
+
+    return _EXPR_TYPES
+
+
+def _length_kind(value: object) -> int | str | None:
+    if value is None or (isinstance(value, str) and value):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 1 <= value <= MAX_LENGTH:
+            return value
+        raise _check.Mismatch(f"a length of 1..{MAX_LENGTH} or a parameter's name", value,
+                              "an array has at least one element" if value < 1 else
+                              "name a parameter (length='capacity') and check a small "
+                              "instance")
+    raise _check.Mismatch(f"an int (1..{MAX_LENGTH}) or the name of a parameter", value,
+                          "write length=4 or length='capacity'")
+
+
+_ASSIGNMENT = _check.pair(_NAME, _EXPR, "(name, expression)", "('n', add(L('n'), 1))")
+_ASSIGNMENTS = _check.tuple_of(_ASSIGNMENT, "(name, expression) pairs",
+                               "('n', add(L('n'), 1))")
+_GUARDED = _check.pair(_EXPR, _NAME, "(condition, label)", "(eq(L('f'), 0), 'idle')")
+_OP = _check.instance(typing.get_args(Op), "a step operation (Load, Store, Fence, Rmw, "
+                      "Assign, Branch, Choose, Await, Notify, Wait or Halt)", _op_hint)
+_PROPERTY = _check.instance((Always, Sometimes, Eventually),
+                            "a property (Always, Sometimes or Eventually)",
+                            "write Always('name', cond) or Sometimes('name', cond)")
+_SHARED = (("name", _NAME), ("domain", _DOMAIN), ("init", _INT), ("length", _length_kind),
+           ("doc", _TEXT))
+_GHOST = (("name", _NAME), ("domain", _DOMAIN), ("init", _INT), ("doc", _TEXT))
+_LOCAL = (("name", _NAME), ("domain", _DOMAIN), ("init", _INT))
+_DOORBELL = (("name", _NAME), ("latched", _FLAG), ("doc", _TEXT))
+_PARAMDECL = (("name", _NAME), ("default", _INT), ("minimum", _INT),
+              ("symbolic_ok", _FLAG), ("doc", _TEXT))
+_LOAD = (("dst", _NAME), ("var", _NAME), ("index", _OPT_EXPR))
+_STORE = (("var", _NAME), ("value", _EXPR), ("index", _OPT_EXPR))
+_FENCE = (("kind", _check.one_of(("full", "store"), "write Fence() or Fence('store')")),)
+_RMW = (("dst", _NAME), ("var", _NAME), ("value", _EXPR), ("index", _OPT_EXPR))
+_ASSIGN = (("assigns", _ASSIGNMENTS),)
+_BRANCH = (("cond", _EXPR), ("target", _NAME))
+_CHOOSE = (("options", _check.tuple_of(_GUARDED, "(condition, label) pairs",
+                                       "(True, 'done')")),)
+_AWAIT = (("cond", _EXPR),)
+_DOORBELL_OP = (("doorbell", _NAME),)
+_STEP = (("label", _NAME), ("op", _OP), ("then", _check.optional(_NAME)),
+         ("ghost", _ASSIGNMENTS), ("progress", _FLAG), ("doc", _TEXT), ("set", _ASSIGNMENTS),
+         ("branch", _check.optional(_GUARDED)))
+_PROCESS = (("name", _NAME),
+            ("locals", _check.tuple_of(_check.instance(Local, "a Local"), "Local",
+                                       "Local('r', NAT)")),
+            ("steps", _check.tuple_of(_check.instance(Step, "a Step", "write Step(label, op)"),
+                                      "Step", "Step('done', Halt())")),
+            ("fair", _FLAG), ("doc", _TEXT))
+_ALWAYS = (("name", _NAME), ("pred", _EXPR), ("doc", _TEXT))
+_EVENTUALLY = (("name", _NAME), ("pending", _EXPR), ("doc", _TEXT))
+
+
+def _items(cls: type, example: str) -> _check.Kind:
+    return _check.tuple_of(_check.instance(cls, f"a {cls.__name__}", f"write {example}"),
+                           cls.__name__, example)
+
+
+_SPEC = (("name", _NAME), ("shared", _items(Shared, "Shared('x', NAT)")),
+         ("ghosts", _items(Ghost, "Ghost('g', NAT)")),
+         ("doorbells", _items(Doorbell, "Doorbell('irq')")),
+         ("processes", _items(Process, "Process('P', steps=...)")),
+         ("properties", _check.tuple_of(_PROPERTY, "properties",
+                                        "Sometimes('done', At('P', 'done'))")),
+         ("params", _items(ParamDecl, "ParamDecl('n', 2)")), ("doc", _TEXT),
+         ("source", _TEXT))
 
 
 def assigns(*pairs: tuple[str, ExprLike]) -> tuple[tuple[str, Expr], ...]:

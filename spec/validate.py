@@ -47,6 +47,7 @@ from intervm.spec.expr import (
     Select,
     Update,
     Var,
+    measure,
     walk,
 )
 from intervm.spec.syntax import (
@@ -71,6 +72,9 @@ from intervm.spec.syntax import (
     Store,
     Wait,
 )
+
+MAX_DEPTH = 64  # deepest expression: 4x the built-ins', far below Python's recursion limit
+MAX_SIZE = 100_000  # nodes of one expression written out as a tree
 
 
 def show_domain(d: Domain) -> str:
@@ -215,6 +219,17 @@ class _Checker:
         def fail(what: str) -> SpecError:
             return self.fail(where, what, site)
 
+        d, size = measure(e)
+        if d > MAX_DEPTH:
+            raise fail(f"an expression is nested {d} levels deep, more than the {MAX_DEPTH} "
+                       "the engines descend; join many conditions with one "
+                       "and_(*parts) / or_(*parts) call (kept shallow) instead of "
+                       "nesting it in a loop (e = and_(e, part))")
+        if size > MAX_SIZE:
+            raise fail(f"an expression has {size} nodes when written out, more than the "
+                       f"{MAX_SIZE} the engines take; a value used inside itself in a loop "
+                       "(e = add(e, e)) doubles at every turn: write the expression you "
+                       "mean, or compute it in steps (Assign) into a local")
         for n in walk(e):
             kind = type(n).__name__
             match n:
@@ -436,4 +451,8 @@ def validate(spec: Spec) -> None:
     ...
     intervm.spec.errors.SpecError: spec 'nothing', properties: no Sometimes property is declared, ...
     """
+    if not isinstance(spec, Spec):
+        raise SpecError(f"validate() checks a Spec, got {type(spec).__name__} {spec!r:.40}; "
+                        "pass the Spec(...) object (for a Protocol, validate "
+                        "proto.spec(variant))")
     _Checker(spec).run()

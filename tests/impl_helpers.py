@@ -10,12 +10,15 @@ from pathlib import Path
 from intervm.impl.access import Fence, SharedAccess
 from intervm.impl.doorbell import Doorbells
 from intervm.impl.region import Region
+from intervm.impl.region_file import Existing
 
 
 @contextmanager
 def region(tmp_path: Path, capacity: int = 8) -> Iterator[Region]:
     bells = Doorbells.create(("irq", "done"))
-    reg = Region.create(tmp_path / "region", capacity, doorbells=bells)
+    # a test may take several regions in turn: each replaces the previous, idle one
+    reg = Region.create(tmp_path / "region", capacity, doorbells=bells,
+                        existing=Existing.REUSE)
     try:
         yield reg
     finally:

@@ -222,3 +222,63 @@ def test_cli_bad_input_is_one_line(args: list[str], message: str) -> None:
     r = CliRunner().invoke(inprocess, args)
     assert r.exit_code == 2 and message in r.output
     assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+
+
+TARGET = '''\
+import sys
+from examples.inprocess_seqlock import publish, read
+from intervm.conformance.implementation import Implementation, timer_roles
+EXIT_AT_IMPORT
+
+def read_then_exit(acc, state):
+    acc.load("timer_seq")
+    sys.exit(0)
+
+def read_then_interrupt(acc, state):
+    raise KeyboardInterrupt
+
+def no_roles(params):
+    sys.exit(0)
+
+def factory():
+    sys.exit(0)
+
+IN_ROLE = Implementation("exits-in-role", "timer", timer_roles(publish, read_then_exit))
+INTERRUPT = Implementation("interrupts", "timer", timer_roles(publish, read_then_interrupt))
+IN_SETUP = Implementation("exits-in-setup", "timer", no_roles)
+'''
+
+
+@pytest.mark.parametrize(("module", "obj", "exit_at_import", "cases", "words"), [
+    ("exits_at_import", "IN_ROLE", "sys.exit(0)", ["exits_at_import:IN_ROLE"],
+     "module 'exits_at_import' called sys.exit(0) while being imported: a target module "
+     "must only define the implementation"),
+    ("exits_in_factory", "factory", "", ["exits_in_factory:factory"],
+     "exits_in_factory:factory() called sys.exit(0) while building the implementation"),
+    ("exits_in_setup", "IN_SETUP", "", ["exits-in-setup/sc", "exits-in-setup/tso"],
+     "exits_in_setup:IN_SETUP: implementation exits-in-setup: roles({'ticks': 2, 'lag': 1, "
+     "'reads': 2}) called sys.exit(0) while the tester set it up"),
+    ("exits_in_role", "IN_ROLE", "", ["exits-in-role/sc", "exits-in-role/tso"],
+     "exits_in_role:IN_ROLE: role S called sys.exit(0) after 1 shared access of its own: a "
+     "role must return (or raise an Exception, reported as a failure), never end the tester"),
+    ("interrupts_in_role", "INTERRUPT", "", ["interrupts/sc", "interrupts/tso"],
+     "interrupts_in_role:INTERRUPT: role S raised KeyboardInterrupt after 0 shared accesses"),
+])
+def test_a_target_that_ends_the_tester_is_an_error_case(
+        module: str, obj: str, exit_at_import: str, cases: list[str], words: str,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sys.exit(0) used to end the tester with status 0 and no report; in a role it
+    # silently killed the role's thread and the tester waited 10 s for it
+    (tmp_path / f"{module}.py").write_text(TARGET.replace("EXIT_AT_IMPORT", exit_at_import))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))  # examples
+    monkeypatch.chdir(tmp_path)
+    js = tmp_path / "r.json"
+    r = CliRunner().invoke(inprocess, [f"{module}:{obj}", "--max-examples", "5",
+                                       "--json", str(js)])
+    assert r.exit_code == 1, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    d = json.loads(js.read_text())
+    assert [c["name"] for c in d["cases"]] == cases
+    assert d["counts"] == {"pass": 0, "fail": 0, "error": len(cases)}
+    for c in d["cases"]:
+        assert c["detail"].startswith(words) and c["detail"].endswith("; no verdict"), c

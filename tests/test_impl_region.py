@@ -19,6 +19,7 @@ from intervm.spec import layout as L
 
 
 def _region(tmp_path: Path, capacity: int = 8) -> Path:
+    (tmp_path / "r").unlink(missing_ok=True)  # Region.create never replaces a file
     Region.create(tmp_path / "r", capacity).close()
     return tmp_path / "r"
 

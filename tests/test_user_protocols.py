@@ -176,3 +176,38 @@ def test_a_plain_spec_file_runs_in_worker_processes(tmp_path: Path,
     r = CliRunner().invoke(main, ["verify", path, "-m", "sc", "-m", "tso", "-j", "2"])
     assert r.exit_code == 0, r.output
     assert "4 verdicts, 0 differ from what the variants declare" in r.output
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("import sys\nsys.exit(0)\n",
+     "bad.py:2: protocol file 'bad.py' called sys.exit(0) while being imported; a protocol "
+     "file must only declare protocols (put the rest under if __name__ == '__main__':)"),
+    ("raise KeyboardInterrupt\n",
+     "bad.py:1: protocol file 'bad.py' raised KeyboardInterrupt while being imported; a "
+     "protocol file must only declare protocols (put the rest under if __name__ == "
+     "'__main__':)"),
+    (PROTOCOL.replace("VARIANT", "").replace("    return Spec(", "    raise SystemExit(3)\n"
+                                              "    return Spec("),
+     "bad.py:5: protocol 'tiny', variant 'zero': building its spec called sys.exit(3); a "
+     "builder must return a Spec"),
+])
+def test_a_file_that_exits_is_one_error_line_not_a_silent_success(
+        source: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sys.exit(0) at import used to end `intervm verify` with status 0 and no matrix
+    path = write(tmp_path, monkeypatch, source)
+    r = CliRunner().invoke(main, ["verify", path])
+    assert r.exit_code == 1  # as every other bad protocol file
+    assert r.output == f"Error: {message}\n"
+    with pytest.raises(SpecError) as e:
+        load_protocols(path)
+    assert str(e.value) == message
+
+
+def test_a_module_that_exits_at_import_is_one_error_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    write(tmp_path, monkeypatch, "import sys\nsys.exit(0)\n")
+    r = CliRunner().invoke(main, ["verify", "--spec", "bad:spec"])
+    assert r.exit_code == 1
+    assert r.output == ("Error: bad.py:2: module 'bad' called sys.exit(0) while being "
+                        "imported; a protocol module must only declare protocols\n")

@@ -1,8 +1,9 @@
-"""What every subcommand shares: one-line usage errors, ``--param NAME=N`` parsing and
-the ``--max-memory`` option."""
+"""What every subcommand shares: one-line usage errors, ``--param NAME=N`` parsing,
+finite-number options and the ``--max-memory`` option."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -61,6 +62,29 @@ def parse_params(values: Sequence[str]) -> dict[str, int]:
                                      "integer (e.g. capacity=3)", param_hint="--param")
         out[name.strip()] = int(val)
     return out
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that must be a finite number within ``min``..``max``: ``nan``,
+    ``inf`` and out-of-range values are one-line usage errors.
+
+    >>> FiniteFloat(min=0.1).convert("2.5", None, None)
+    2.5
+    >>> FiniteFloat(min=0.1).convert("nan", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: 'nan' is not a finite number; give a number such as 10
+    """
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; give a number such as 10",
+                      param, ctx)
+        return super().convert(number, param, ctx)
 
 
 class MemorySize(click.ParamType[MemoryBudget]):

@@ -1,12 +1,10 @@
-"""What ``graph``, ``diagram`` and ``report`` share: rebuilding a trace's system,
-picking a trace out of a file, and writing output files whole or not at all."""
+"""What ``graph``, ``diagram`` and ``report`` share: rebuilding a trace's system and
+picking a trace out of a file (output files: :mod:`intervm.commands._output`)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,38 +12,17 @@ from intervm.model.compile import compile_spec
 from intervm.model.replay import replay
 from intervm.model.system import System
 from intervm.model.trace import Trace
-from intervm.spec.errors import ParamError, TraceError
+from intervm.spec.errors import TraceError
 from intervm.spec.protocol import Protocol
 from intervm.spec.protocols import get_protocol
 from intervm.spec.syntax import Spec
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename (no half files)."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ParamError(f"cannot write {path}: folder {folder} does not exist; create it "
-                         "or choose another --out")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as open() would have made it
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from intervm.spec.textfile import read_text
 
 
 def load_trace(path: Path, prop: str | None = None, memory_model: str | None = None) -> Trace:
     """A trace file (``Trace.to_json``), or the first counterexample in the output of
     ``intervm verify --json`` that matches ``prop``/``memory_model``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise TraceError(f"cannot read trace file {path}: {e}") from None
+    text = read_text(path, "trace file", TraceError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import click
 from rich.console import Console
 
 from intervm.commands._common import OneLineErrors, OneLineUsageError
+from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance import report as rp
 from intervm.conformance.broken import BROKEN
 from intervm.conformance.implementation import (
@@ -32,10 +34,11 @@ from intervm.conformance.inprocess import (
     schedule_text,
     test,
 )
-from intervm.conformance.sched import MEMORY_MODELS, TesterError
+from intervm.conformance.sched import MEMORY_MODELS, TargetAborted, TesterError
 from intervm.model.trace import Trace
-from intervm.spec.errors import IntervmError
+from intervm.spec.errors import IntervmError, TraceError, ended_by
 from intervm.spec.protocols import get_protocol
+from intervm.spec.textfile import read_text
 
 CATCH_EXAMPLES = 3000  # runs a --builtin broken case may take to be caught
 
@@ -55,6 +58,10 @@ def load_impl(target: str) -> Implementation:
     except Exception as e:
         raise _usage(f"cannot import module {mod_name!r} (from {target}): "
                                f"{type(e).__name__}: {e}; is it on PYTHONPATH?") from None
+    except BaseException as e:  # sys.exit(0) would end the tester with status 0, silently
+        raise TargetAborted(f"module {mod_name!r} {ended_by(e)} while being imported: a "
+                            "target module must only define the implementation (put the "
+                            "rest under if __name__ == '__main__':)") from None
     finally:
         sys.path.pop(0)
     obj = getattr(module, attr, None)
@@ -65,6 +72,9 @@ def load_impl(target: str) -> Implementation:
             obj = obj()
         except Exception as e:
             raise _usage(f"{target}() raised {type(e).__name__}: {e}") from None
+        except BaseException as e:
+            raise TargetAborted(f"{target}() {ended_by(e)} while building the implementation: "
+                                "it must return an Implementation") from None
     if not isinstance(obj, Implementation):
         raise _usage(
             f"{target} is a {type(obj).__name__}, not an intervm.conformance.implementation."
@@ -81,6 +91,11 @@ def _declared(impl: Implementation, mm: str) -> bool:
     v = get_protocol(impl.protocol).variant(impl.variant)
     props = oracle_for(impl).properties
     return any(mm in v.violated.get(p, frozenset()) for p in props)
+
+
+def _aborted(name: str, what: str, secs: float) -> rp.Case:
+    """The ERROR case of a target that tried to end the tester (no verdict)."""
+    return rp.Case(name, rp.Outcome.ERROR, secs, f"{what}; no verdict")
 
 
 def _case(res: Result, expect_fail: bool, replay_hint: str) -> rp.Case:
@@ -129,6 +144,12 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
     if builtin == (target is not None):
         raise _usage("give either MODULE:OBJECT or --builtin (not both, not neither)")
     try:
+        for path, what in ((save, "--save"), (json_out, "--json"), (junit, "--junit")):
+            if path is not None:
+                check_output(path, what)
+    except OutputError as e:
+        raise click.ClickException(str(e)) from None
+    try:
         if replay_file is not None:
             assert target is not None or builtin
             if target is None:
@@ -146,14 +167,24 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
             plan += [(b, mm, True) for b in BROKEN for mm in mms if _declared(b, mm)]
         else:
             assert target is not None
-            impl = load_impl(target)
-            plan = [(impl, mm, False) for mm in mms]
+            try:
+                impl = load_impl(target)
+                plan = [(impl, mm, False) for mm in mms]
+            except TargetAborted as e:
+                cases.append(_aborted(target, str(e), 0.0))
+                plan = []
         for impl, mm, expect in plan:
             # a broken case stops at its first failure: its larger budget only bounds
             # the search for the rare schedules (an ABA needs a read spanning 2 publishes)
             budget = max(max_examples, CATCH_EXAMPLES) if expect else max_examples
-            with console.status(f"{impl.name} under {mm.upper()}"):
-                res = test(impl, mm, max_examples=budget, seed=seed, refine=not no_refine)
+            t0 = time.monotonic()
+            try:
+                with console.status(f"{impl.name} under {mm.upper()}"):
+                    res = test(impl, mm, max_examples=budget, seed=seed, refine=not no_refine)
+            except TargetAborted as e:
+                cases.append(_aborted(f"{impl.name}/{mm}", f"{target or impl.name}: {e}",
+                                      time.monotonic() - t0))
+                continue
             hint = f"--replay {save}" if save is not None else ""
             case = _case(res, expect, hint)
             cases.append(case)
@@ -165,22 +196,19 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
             trace, impl = first_trace
             console.print(schedule_text(trace, list(impl.roles(impl.instance_params()))))
             if save is not None:
-                save.write_text(trace.to_json())
+                write_output(save, trace.to_json(), "--save")
                 console.print(f"schedule saved to {save}; re-run it with --replay {save}")
         if json_out is not None:
-            json_out.write_text(rp.to_json(report))
+            write_output(json_out, rp.to_json(report), "--json")
         if junit is not None:
-            junit.write_text(rp.to_junit_xml(report))
+            write_output(junit, rp.to_junit_xml(report), "--junit")
         raise SystemExit(report.exit_code)
     except (IntervmError, TesterError, OSError) as e:
         raise click.ClickException(" ".join(str(e).split())) from None
 
 
 def _replay(console: Console, impl: Implementation, path: Path, refine: bool) -> None:
-    try:
-        trace = Trace.from_json(path.read_text())
-    except OSError as e:
-        raise click.ClickException(f"cannot read {path}: {e.strerror}") from None
+    trace = Trace.from_json(read_text(path, "replay file", TraceError))
     v = replay(impl, trace, refine)
     console.print(schedule_text(trace, list(impl.roles(impl.instance_params()))))
     if v is None:

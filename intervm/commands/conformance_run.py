@@ -17,11 +17,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from intervm.commands._common import OneLineErrors, OneLineUsageError
+from intervm.commands._common import FiniteFloat, OneLineErrors, OneLineUsageError
+from intervm.commands._output import OutputError, check_output, write_output
+from intervm.conformance.evidence import is_gate
 from intervm.conformance.handoff import ROLES, HandoffError
 from intervm.conformance.hostile import run_hostile
 from intervm.conformance.live import Options, run_live
-from intervm.conformance.report import Report, to_json, to_junit_xml, to_table
+from intervm.conformance.report import Case, Outcome, Report, to_json, to_junit_xml, to_table
 
 
 class _Run(OneLineErrors):
@@ -33,11 +35,11 @@ class _Run(OneLineErrors):
               help="The role of the binary under test; intervm plays the peer.")
 @click.option("--requests", type=click.IntRange(1), default=3000, show_default=True,
               help="Requests per run (producer/consumer roles).")
-@click.option("--seconds", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True,
+@click.option("--seconds", type=FiniteFloat(0.1, 3600), default=10.0, show_default=True,
               help="Bound on the adversarial phase of a run.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the adversary.")
 @click.option("--capacity", type=int, default=8, show_default=True, help="Ring slots.")
-@click.option("--watchdog", type=click.FloatRange(0.01, 60), default=0.3, show_default=True,
+@click.option("--watchdog", type=FiniteFloat(0.01, 60), default=0.3, show_default=True,
               help="Seconds the lost-wakeup bad state must hold to fail.")
 @click.option("--timeout-ms", type=click.IntRange(50, 600_000), default=2000, show_default=True,
               help="Bound handed to the binary for its waits (INTERVM_TIMEOUT_MS).")
@@ -58,21 +60,28 @@ def run(role: str, requests: int, seconds: float, seed: int, capacity: int, watc
         opts = Options(role=role, requests=requests, seconds=seconds, seed=seed,
                        capacity=capacity, watchdog_s=watchdog, timeout_ms=timeout_ms,
                        engine=engine)
-    except ValueError as exc:
+        for path, what in ((json_out, "--json"), (junit, "--junit")):
+            if path is not None:
+                check_output(path, what)
+    except (ValueError, OutputError) as exc:
         raise OneLineUsageError(str(exc), 2) from None
     try:
         report = run_live(binary, opts)
         if hostile:
-            extra = run_hostile(binary, opts)
-            report = Report(report.suite + " --hostile", report.cases + extra.cases)
+            silent = next((c for c in report.cases if is_gate(c)), None)
+            extra = (run_hostile(binary, opts).cases if silent is None else (
+                Case(f"{role}/hostile", Outcome.ERROR, 0.0,
+                     f"not run: {silent.name} is an ERROR (the binary did not speak the "
+                     "protocol), so no hostile case could judge it"),))
+            report = Report(report.suite + " --hostile", report.cases + extra)
     except HandoffError as exc:
         raise OneLineUsageError(str(exc), 2) from None
     Console(width=160).print(to_table(report))
-    for path, text in ((json_out, to_json(report) if json_out else ""),
-                       (junit, to_junit_xml(report) if junit else "")):
-        if path is not None:
-            try:
-                path.write_text(text)
-            except OSError as exc:
-                raise OneLineUsageError(f"cannot write {path}: {exc.strerror}", 2) from None
+    try:
+        if json_out is not None:
+            write_output(json_out, to_json(report), "--json")
+        if junit is not None:
+            write_output(junit, to_junit_xml(report), "--junit")
+    except OutputError as exc:
+        raise OneLineUsageError(str(exc), 2) from None
     raise SystemExit(report.exit_code)

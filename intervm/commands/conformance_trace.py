@@ -7,7 +7,7 @@ error or a malformed trace (one line naming the file and line).
 >>> from click.testing import CliRunner
 >>> r = CliRunner().invoke(check_trace, ["/nonexistent.jsonl", "--protocol", "coalescing"])
 >>> r.exit_code, r.output.strip()
-(2, 'Error: /nonexistent.jsonl: cannot read the trace (No such file or directory); check the path')
+(2, 'Error: trace file /nonexistent.jsonl does not exist; check the path')
 """
 
 from __future__ import annotations
@@ -25,25 +25,24 @@ from intervm.commands._common import (
     one_line,
     parse_params,
 )
+from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance.report import Report, to_json, to_junit_xml, to_table
 from intervm.conformance.tracecheck import check_lines
 from intervm.model.budget import MemoryBudget
 from intervm.model.compile import MEMORY_MODELS
-from intervm.spec.errors import IntervmError
+from intervm.spec.errors import IntervmError, TraceError
+from intervm.spec.textfile import read_text
 
 
 class _Usage(OneLineErrors):
     usage_exit_code = 2
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+def _write(path: Path, text: str, what: str) -> None:
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as e:
-        raise OneLineUsageError(f"cannot write {path} ({e.strerror}); check the directory",
-                                2) from None
+        write_output(path, text, what)
+    except OutputError as e:
+        raise OneLineUsageError(str(e), 2) from None
 
 
 @click.command("check-trace", cls=_Usage)
@@ -67,9 +66,15 @@ def check_trace(trace_file: Path, protocol: str | None, variant: str | None,
     """Validate a recorded JSON-lines trace against a spec (docs/trace-format.md)."""
     try:
         values = parse_params(params)
+        for path, what in ((json_out, "--json"), (junit_out, "--junit")):
+            if path is not None:
+                check_output(path, what)
     except click.BadParameter as e:
         raise OneLineUsageError(one_line(e.format_message()), 2) from None
+    except OutputError as e:
+        raise OneLineUsageError(str(e), 2) from None
     try:
+        read_text(trace_file, "trace file", TraceError)  # one line on a bad file
         chosen = variant
         if chosen is None:
             chosen = "seqlock" if protocol == "timer" else "correct"
@@ -94,7 +99,7 @@ def check_trace(trace_file: Path, protocol: str | None, variant: str | None,
     if result.divergence is not None:
         console.print(result.divergence.text(), markup=False, highlight=False)
     if json_out is not None:
-        _write(json_out, to_json(report))
+        _write(json_out, to_json(report), "--json")
     if junit_out is not None:
-        _write(junit_out, to_junit_xml(report))
+        _write(junit_out, to_junit_xml(report), "--junit")
     raise SystemExit(report.exit_code)

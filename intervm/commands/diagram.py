@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from intervm.commands._common import OneLineErrors
-from intervm.commands._pictures import load_trace, system_for, write_atomic
+from intervm.commands._output import check_output, write_output
+from intervm.commands._pictures import load_trace, system_for
 from intervm.model.compile import MEMORY_MODELS
 from intervm.model.seqdiagram import sequence_svg
 from intervm.spec.errors import IntervmError
@@ -33,6 +34,7 @@ def diagram(trace_file: Path, out: Path, prop: str | None, memory_model: str | N
     if out.suffix.lower() != ".svg":
         raise click.ClickException(f"--out {out}: the name must end in .svg")
     try:
+        check_output(out, "--out")
         trace = load_trace(trace_file, prop, memory_model)
         protocols = None
         if spec_file is not None:
@@ -40,7 +42,7 @@ def diagram(trace_file: Path, out: Path, prop: str | None, memory_model: str | N
 
             protocols = list(load_protocols(spec_file))
         system, _ = system_for(trace, protocols)
-        write_atomic(out, sequence_svg(trace, system).encode())
+        write_output(out, sequence_svg(trace, system), "--out")
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"wrote {out}: {trace.system}/{trace.variant} {trace.memory_model.upper()} "

@@ -17,13 +17,12 @@ parameters and prints Promela for SPIN (see :mod:`intervm.model.promela`).
 
 from __future__ import annotations
 
-import errno
-import os
 from pathlib import Path
 
 import click
 
 from intervm.commands._common import OneLineErrors, one_line, parse_params
+from intervm.commands._output import OutputError, write_output
 from intervm.spec.errors import IntervmError
 
 MEMORY_MODELS = ("sc", "tso", "pso")
@@ -72,10 +71,6 @@ def promela(protocol: str, variant: str, memory_model: str, params: dict[str, in
         click.echo(text, nl=False)
         return
     try:
-        output.write_text(text)
-    except OSError as e:
-        code = errno.errorcode.get(e.errno or 0, "error")
-        raise click.ClickException(
-            f"{os.fspath(output)!r}: {e.strerror or e} ({code}); check the path and "
-            "permissions"
-        ) from None
+        write_output(output, text, "--output")
+    except OutputError as e:
+        raise click.ClickException(str(e)) from None

@@ -19,7 +19,7 @@ from intervm.commands._common import (
     one_line,
     parse_params,
 )
-from intervm.commands._pictures import write_atomic
+from intervm.commands._output import check_output, write_output
 from intervm.model.budget import MemoryBudget
 from intervm.model.compile import MEMORY_MODELS, compile_spec
 from intervm.model.explicit import explore
@@ -58,6 +58,9 @@ def graph(protocol: str, variant: str, out: Path, memory_model: str, params: tup
     except click.BadParameter as e:
         raise click.ClickException(one_line(e.format_message())) from None
     try:
+        check_output(out, "--out")
+        if trace_out is not None:
+            check_output(trace_out, "--trace-out")
         proto = get_protocol(protocol)
         v = proto.variant(variant)
         if memory_model not in v.memory_models:
@@ -74,7 +77,7 @@ def graph(protocol: str, variant: str, out: Path, memory_model: str, params: tup
         pic = state_graph(g, prop, max_states)
         dot = pic.to_dot()
         data = dot.encode() if fmt == "dot" else render(dot, fmt)
-        write_atomic(out, data)
+        write_output(out, data, "--out")
         run = None
         if pic.prop is not None:
             from intervm.model.explicit import check
@@ -84,7 +87,7 @@ def graph(protocol: str, variant: str, out: Path, memory_model: str, params: tup
             if run is None:
                 raise click.ClickException(f"no run to write to {trace_out}: nothing is "
                                            "violated or reached here; pick --property")
-            write_atomic(trace_out, run.to_json().encode())
+            write_output(trace_out, run.to_json(), "--trace-out")
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     what = (f"; {pic.prop} {pic.verdict} highlighted" if pic.prop else

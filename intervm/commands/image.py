@@ -45,6 +45,7 @@ from rich.table import Table
 from rich.text import Text
 
 from intervm.commands._common import OneLineErrors
+from intervm.commands._output import OutputError, check_output
 from intervm.impl import image as bundle
 from intervm.spec.image_format import one_line
 
@@ -64,7 +65,7 @@ def _one_line_errors() -> Iterator[None]:
     """Turn library and OS errors into a single ``Error:`` line and exit status 1."""
     try:
         yield
-    except bundle.ImageError as exc:
+    except (bundle.ImageError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(_os_message(exc)) from None
@@ -96,6 +97,7 @@ def pack_command(
 ) -> None:
     """Pack the regular files directly in DIRECTORY into IMAGE."""
     with _one_line_errors():
+        check_output(image_path, "IMAGE")
         entries = bundle.pack(directory, image_path, slots=slots, image_size=image_size)
     total = sum(entry.size for entry in entries)
     click.echo(f"packed {len(entries)} files ({_size(total)}) into {image_path}")

@@ -11,7 +11,9 @@ it stops the session with exit status 1, naming the line. ``#`` starts a comment
 
 from __future__ import annotations
 
+import io
 import sys
+from pathlib import Path
 from typing import TextIO
 
 import click
@@ -26,6 +28,7 @@ from intervm.model.game import Game
 from intervm.model.lesson import compile_variant, default_memory_model, default_property
 from intervm.model.narrate import HEADLINES
 from intervm.spec.errors import IntervmError, ParamError
+from intervm.spec.textfile import read_text
 
 COMMANDS = "a move number, undo, show, hint or quit"
 
@@ -130,11 +133,11 @@ def session(console: Console, game: Game, lines: TextIO, interactive: bool) -> i
                    "violation (SC if it declares none)")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               help="override a finite-check parameter (e.g. requests=1)")
-@click.option("--script", type=click.File("r"), default=None,
+@click.option("--script", type=click.Path(path_type=Path), default=None,
               help="read the choices from FILE (one per line) instead of stdin")
 @max_memory_option
 def play(protocol: str, variant: str, prop: str | None, memory_model: str | None,
-         params: tuple[str, ...], script: TextIO | None,
+         params: tuple[str, ...], script: Path | None,
          max_memory: MemoryBudget | None) -> None:
     """Schedule the VMs of VARIANT yourself and try to break it.
 
@@ -142,6 +145,7 @@ def play(protocol: str, variant: str, prop: str | None, memory_model: str | None
     """
     console = Console(highlight=False, soft_wrap=True)
     try:
+        lines = None if script is None else io.StringIO(read_text(script, "script file"))
         proto = load_protocol(protocol)
         proto.variant(variant)
         target = prop
@@ -175,5 +179,4 @@ def play(protocol: str, variant: str, prop: str | None, memory_model: str | None
                               " (it cannot be broken here).")))
     console.print(Text(f"Each turn type {COMMANDS}."))
     interactive = script is None and sys.stdin.isatty()
-    lines: TextIO = script if script is not None else sys.stdin
-    sys.exit(session(console, game, lines, interactive))
+    sys.exit(session(console, game, lines if lines is not None else sys.stdin, interactive))

@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 
 from intervm.commands._common import (
+    FiniteFloat,
     OneLineErrors,
     OneLineUsageError,
     budget_of,
@@ -25,7 +26,7 @@ from intervm.commands._common import (
     one_line,
     parse_params,
 )
-from intervm.commands._pictures import write_atomic
+from intervm.commands._output import OutputError, check_output, write_output
 from intervm.commands.verify import _run_with_progress
 from intervm.model.budget import MemoryBudget
 from intervm.model.check import Cell, Checker, CheckOptions, Job, plan
@@ -48,7 +49,7 @@ class _ReportCommand(OneLineErrors):
 @click.option("--property", "props", multiple=True, help="Only these properties.")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               help="Override a finite-instance parameter (e.g. capacity=3).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--timeout", type=FiniteFloat(0.1, 86400), default=10.0, show_default=True,
               help="Seconds per solver call (per unbounded proof attempt).")
 @click.option("--buffer", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Store-buffer entries per VM under TSO/PSO.")
@@ -65,8 +66,11 @@ def report(out: Path, protocol: str | None, variants: tuple[str, ...],
         raise click.ClickException(f"{out}: the report is HTML; give a name ending in .html")
     try:
         overrides = parse_params(params)
+        check_output(out)
     except click.BadParameter as e:
         raise OneLineUsageError(one_line(e.format_message()), 2) from None
+    except OutputError as e:
+        raise click.ClickException(str(e)) from None
     try:
         protocols = [get_protocol(protocol)] if protocol else list(builtin_protocols())
         options = CheckOptions(engine="auto", timeout=timeout, buffer=buffer,
@@ -86,7 +90,7 @@ def report(out: Path, protocol: str | None, variants: tuple[str, ...],
                     + (f", parameters {chosen}" if chosen else "")
                     + ("" if options.unbounded else ", no unbounded proofs"))
         page = report_html(cells, explained, "intervm verdict matrix", subtitle)
-        write_atomic(out, page.encode("utf-8"))
+        write_output(out, page)
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     bad = [c for c in cells if not c.matches]

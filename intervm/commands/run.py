@@ -18,13 +18,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from intervm.commands._common import OneLineErrors
+from intervm.commands._common import OneLineErrors, one_line
+from intervm.commands._output import OutputError, check_output, output_file
 from intervm.impl.coalescing import Variant
 from intervm.impl.errors import PeerTimeout, ProtocolViolation
 from intervm.impl.experiment import RunConfig, RunResult
 from intervm.impl.experiment import run as run_experiment
 from intervm.impl.host import VmFailed
 from intervm.impl.profiler import Percentiles
+from intervm.impl.region_file import Existing
 
 
 def _row(name: str, p: Percentiles) -> list[str]:
@@ -73,8 +75,11 @@ def _plot(res: RunResult, path: Path) -> None:
     ax.set_title(f"{res.requests:,} requests, {res.throughput:,.0f}/s")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with output_file(path, "--plot") as f:
+            fig.savefig(f, format="png")
+    finally:
+        plt.close(fig)
 
 
 @click.command(cls=OneLineErrors)
@@ -83,7 +88,11 @@ def _plot(res: RunResult, path: Path) -> None:
 @click.option("--capacity", default=256, show_default=True, help="Ring slots (power of two).")
 @click.option("--no-coalescing", is_flag=True, help="Baseline: one doorbell per request.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Histogram PNG.")
-@click.option("--region", type=click.Path(dir_okay=False, path_type=Path), help="Region file.")
+@click.option("--region", type=click.Path(path_type=Path),
+              help="Region file (kept). An existing path is reused only if it is an idle "
+                   "intervm region; links are never followed.")
+@click.option("--force", is_flag=True,
+              help="Let --region replace an existing regular file that is not a region.")
 @click.option("--tick-us", default=100, show_default=True, help="Shared timer period (µs).")
 @click.option("--idle-polls", default=200, show_default=True, help="Consumer polls before sleep.")
 def run(
@@ -93,6 +102,7 @@ def run(
     no_coalescing: bool,
     plot: Path | None,
     region: Path | None,
+    force: bool,
     tick_us: int,
     idle_polls: int,
 ) -> None:
@@ -105,6 +115,7 @@ def run(
         tick_us=tick_us,
         region=region,
         idle_polls=idle_polls,
+        region_existing=Existing.FORCE if force else Existing.REUSE,
     )
     try:
         cfg.check()
@@ -112,9 +123,15 @@ def run(
             raise ValueError(f"idle polls {idle_polls} must be >= 0")
         if plot is not None and plot.suffix.lower() != ".png":
             raise ValueError(f"--plot {plot}: the file name must end in .png")
+        if force and region is None:
+            raise ValueError("--force only applies to --region PATH; give the region path")
         if region is not None and not region.parent.is_dir():
-            raise ValueError(f"--region {region}: directory {region.parent} does not exist")
-    except ValueError as exc:
+            what = ("is not a directory; choose a path inside one" if region.parent.exists() else
+                    "does not exist; create it or choose another path")
+            raise ValueError(f"--region {region}: directory {region.parent} {what}")
+        if plot is not None:
+            check_output(plot, "--plot")
+    except (ValueError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
     console = Console()
     columns = (TextColumn("requests"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -123,8 +140,11 @@ def run(
             task = progress.add_task("push", total=requests)
             res = run_experiment(cfg, lambda done: progress.update(task, completed=done))
     except (VmFailed, PeerTimeout, ProtocolViolation, OSError) as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from None
+        raise click.ClickException(one_line(str(exc))) from None
     _render(console, res, cfg)
     if plot is not None:
-        _plot(res, plot)
+        try:
+            _plot(res, plot)
+        except OutputError as exc:
+            raise click.ClickException(str(exc)) from None
         console.print(f"latency histogram written to {plot}")

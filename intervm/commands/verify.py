@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from intervm.commands._common import (
+    FiniteFloat,
     OneLineErrors,
     OneLineUsageError,
     budget_of,
@@ -26,7 +27,7 @@ from intervm.commands._common import (
     parse_params,
 )
 from intervm.model.budget import MemoryBudget
-from intervm.model.check import ENGINES, Cell, CheckOptions, Job, plan, run
+from intervm.model.check import ENGINES, Cell, CheckOptions, Job, plan, run, unsendable
 from intervm.model.compile import MEMORY_MODELS
 from intervm.model.render import trace_table
 from intervm.model.verdict import Status
@@ -128,7 +129,7 @@ class _VerifyCommand(OneLineErrors):
               help="auto: explicit exhaustive search, then Spacer for unbounded proofs.")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               help="Override a finite-instance parameter (e.g. capacity=3).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--timeout", type=FiniteFloat(0.1, 86400), default=10.0, show_default=True,
               help="Seconds per solver call (auto: per unbounded proof attempt).")
 @click.option("--bmc-depth", type=click.IntRange(0, 500), default=30, show_default=True)
 @click.option("--buffer", type=click.IntRange(1, 8), default=2, show_default=True,
@@ -154,7 +155,10 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
     err = Console(stderr=True, highlight=False)
     try:
         if spec_file is not None and spec_ref is not None:
-            raise click.UsageError("give SPEC_FILE or --spec, not both")
+            raise OneLineUsageError("give SPEC_FILE or --spec, not both", 2)
+        if protocol is not None and (spec_file or spec_ref) is not None:
+            raise OneLineUsageError(f"give a protocol file or --protocol {protocol}, not "
+                                    "both (--protocol names a built-in protocol)", 2)
         protocols = _load_protocols(spec_file or spec_ref, protocol)
         if list_only:
             _list(console, protocols)
@@ -168,7 +172,7 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
                                unbounded=not no_unbounded, memory=budget_of(max_memory))
         todo = plan(protocols, variants, memory_models, props)
         if not todo:
-            raise click.UsageError("the filters select nothing to check")
+            raise OneLineUsageError("the filters select nothing to check", 2)
         cells = _run_with_progress(todo, options, jobs or os.cpu_count() or 1,
                                    show=not as_json and err.is_terminal, console=err)
     except IntervmError as e:
@@ -197,6 +201,10 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
 
 def _run_with_progress(todo: list[Job], options: CheckOptions, workers: int, show: bool,
                        console: Console) -> list[Cell]:
+    if workers > 1 and len(todo) > 1 and (why := unsendable(todo)) is not None:
+        console.print(f"note: {why}; checking in one process", markup=False,
+                      soft_wrap=True)
+        workers = 1
     if not show:
         return run(todo, options, workers)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),

@@ -1,0 +1,102 @@
+"""Start ``python -m intervm.cli`` as a real process and find every process it started.
+
+Each CLI process gets a unique token in its environment; every descendant inherits it,
+so scanning ``/proc/*/environ`` for the token finds children and grandchildren (VMs,
+workers, spin/gcc/pan, the binary under test) without psutil. ``TMPDIR`` points into
+the test's own directory, so the temporary files a command leaves are easy to see.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKEN_ENV = "INTERVM_TEST_TOKEN"
+
+
+@dataclass
+class Cli:
+    """A running ``intervm`` command, its token and its private TMPDIR."""
+
+    proc: subprocess.Popen[bytes]
+    token: str
+    tmpdir: Path
+
+    def descendants(self) -> list[int]:
+        """Pids (other than the CLI) whose environment carries our token."""
+        needle = f"{TOKEN_ENV}={self.token}".encode()
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == self.proc.pid:
+                continue
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes()
+            except OSError:
+                continue  # gone meanwhile, or not ours to read
+            if needle in environ.split(b"\0"):
+                found.append(int(entry))
+        return found
+
+    def env_of(self, pid: int, name: str) -> str | None:
+        for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            key, _, value = item.partition(b"=")
+            if key == name.encode():
+                return value.decode()
+        return None
+
+    def cmdline(self, pid: int) -> str:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+    def finish(self, timeout_s: float = 60.0) -> tuple[int, str, str]:
+        """Wait (bounded) for the exit; on a timeout stop the CLI (cleanly) and raise."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            try:
+                self.proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate()
+            raise
+        return self.proc.returncode, out.decode(), err.decode()
+
+
+def start_cli(
+    args: Sequence[str],
+    tmp_path: Path,
+    python: Sequence[str] = ("-m", "intervm.cli"),
+    new_group: bool = False,
+) -> Cli:
+    """Start the CLI (``python`` picks how: the module, or ``-c`` code that runs it).
+
+    ``new_group``: in a process group of its own, as a shell starts a foreground job
+    (a terminal's Ctrl-C signals that whole group).
+    """
+    token = uuid.uuid4().hex
+    tmpdir = tmp_path / f"tmp-{token[:8]}"
+    tmpdir.mkdir()
+    env = dict(os.environ, **{TOKEN_ENV: token, "TMPDIR": str(tmpdir)})
+    proc = subprocess.Popen(
+        [sys.executable, *python, *args], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, process_group=0 if new_group else None,
+    )
+    return Cli(proc, token, tmpdir)
+
+
+def wait_for(what: str, cli: Cli, ready: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    """Wait (bounded) until ``ready()``; fail with the CLI's output if it exited first."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if cli.proc.poll() is not None:
+            code, out, err = cli.finish()
+            raise AssertionError(f"the CLI exited ({code}) before {what}: {out} {err}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout_s} s")
+        time.sleep(0.02)
