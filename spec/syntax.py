@@ -645,7 +645,7 @@ _GHOST = (("name", _NAME), ("domain", _DOMAIN), ("init", _INT), ("doc", _TEXT))
 _LOCAL = (("name", _NAME), ("domain", _DOMAIN), ("init", _INT))
 _DOORBELL = (("name", _NAME), ("latched", _FLAG), ("doc", _TEXT))
 _PARAMDECL = (("name", _NAME), ("default", _INT), ("minimum", _INT),
-              ("symbolic_ok", _FLAG), ("doc", _TEXT))
+              ("symbolic_ok", _FLAG), ("doc", _TEXT), ("maximum", _check.optional(_INT)))
 _LOAD = (("dst", _NAME), ("var", _NAME), ("index", _OPT_EXPR))
 _STORE = (("var", _NAME), ("value", _EXPR), ("index", _OPT_EXPR))
 _FENCE = (("kind", _check.one_of(("full", "store"), "write Fence() or Fence('store')")),)

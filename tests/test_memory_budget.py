@@ -288,3 +288,8 @@ def test_play_past_the_budget_still_plays_and_says_unknown(tmp_path: Path) -> No
     assert goal.startswith("Goal: break no_lost_wakeup (the shortest violation of "
                            "no_lost_wakeup is UNKNOWN (memory budget 2 MB exceeded after ")
     assert "1 step played" in r.stdout
+
+
+def test_param_maximum_must_be_an_int() -> None:
+    with pytest.raises(SpecError, match=r"maximum must be an int, got the str '5'"):
+        ParamDecl("n", 1, maximum="5")  # type: ignore[arg-type]
