@@ -293,3 +293,33 @@ def test_play_past_the_budget_still_plays_and_says_unknown(tmp_path: Path) -> No
 def test_param_maximum_must_be_an_int() -> None:
     with pytest.raises(SpecError, match=r"maximum must be an int, got the str '5'"):
         ParamDecl("n", 1, maximum="5")  # type: ignore[arg-type]
+
+
+def test_spin_gets_the_budget_as_memlim(monkeypatch: pytest.MonkeyPatch) -> None:
+    from intervm.model import spin
+
+    seen: list[int] = []
+
+    def fake_run(system: object, prop: str, timeout: float, **kw: int) -> spin.SpinRun:
+        seen.append(kw["memory_mb"])
+        return spin.SpinRun(spin._unknown(prop, "pan ran out of memory (-DMEMLIM); raise "
+                                                "memory_mb or use a smaller instance", 0.0))
+
+    monkeypatch.setattr(spin, "spin_run", fake_run)
+    system = compile_spec(get_protocol("coalescing").spec("correct"), {}, "sc")
+    v = spin.spin_check(system, "no_lost_wakeup", 10, memory=MemoryBudget.parse("300M"))
+    assert seen == [300]
+    assert (v.status, v.reason) == (Status.UNKNOWN, (
+        "memory budget 300 MB exceeded in pan (-DMEMLIM=300) at capacity=2, requests=3 — "
+        "lower a --param or raise --max-memory"))
+
+
+def test_graph_past_the_budget_is_one_line(tmp_path: Path) -> None:
+    r = intervm("graph", "coalescing", "correct", "-o", str(tmp_path / "g.dot"),
+                "--param", "capacity=65536", "--max-memory", "2M")
+    line = one_error_line(r)
+    assert line.startswith("Error: no graph: the search is UNKNOWN (memory budget 2 MB "
+                           "exceeded after ")
+    assert line.endswith("capacity=65536 makes each state 512 KB (slots has 65536 "
+                         "elements) — lower --param capacity or raise --max-memory)")
+    assert not (tmp_path / "g.dot").exists()
