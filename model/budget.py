@@ -132,9 +132,9 @@ class MemoryBudget:
 
     @property
     def megabytes(self) -> int:
-        """The limit in whole megabytes, at least 1 (for z3's ``max_memory`` and pan's
-        ``-DMEMLIM``)."""
-        return max(1, self.limit >> 20)
+        """The limit in whole megabytes, 1 to 2**31 - 1 (for z3's ``max_memory`` and
+        pan's ``-DMEMLIM``, both machine integers)."""
+        return max(1, min(self.limit >> 20, 2**31 - 1))
 
     def share(self, ways: int) -> MemoryBudget:
         """The part of this budget one of ``ways`` worker processes may use."""

@@ -225,6 +225,14 @@ def test_default_is_half_of_mem_available(tmp_path: Path) -> None:
     assert MemoryBudget.default(5).limit == 1 << 20  # never below a megabyte
 
 
+def test_huge_budget_fits_the_engines_integers() -> None:
+    b = MemoryBudget.parse("99999999999999999999T")
+    assert b.megabytes == 2**31 - 1
+    s = z3.Solver()
+    s.add(z3.Int("x") > 1)
+    assert check(s, timeout=10, memory=b) == "sat"
+
+
 def test_workers_share_the_budget() -> None:
     assert MemoryBudget.parse("3G").share(2).limit == 3 << 29
 
