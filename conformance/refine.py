@@ -39,6 +39,13 @@ from typing import Any
 
 from intervm.conformance.binding import Binding
 from intervm.conformance.events import Event
+from intervm.model.budget import (
+    BudgetExceeded,
+    MemoryBudget,
+    exceeded,
+    flat_size,
+    state_bytes,
+)
 from intervm.model.codegen import (
     Expander,
     compile_commands,
@@ -138,10 +145,20 @@ class Validator:
     (``tests/test_trace_perf.py`` checks it against a direct implementation).
     """
 
-    def __init__(self, system: System, binding: Binding, merge_dead: bool = False):
+    def __init__(self, system: System, binding: Binding, merge_dead: bool = False,
+                 memory: MemoryBudget | None = None):
         system = omit_steps(system, binding)
         self.system = system
         self.binding = binding
+        # the memory budget: the initial state must fit, and the state sets may grow the
+        # process by at most ``memory`` (sampled every ``_every`` states of a closure)
+        self.memory = memory or MemoryBudget.default()
+        per_state = state_bytes(flat_size(system), sum(v.is_array for v in system.vars))
+        if per_state > self.memory.limit:
+            raise BudgetExceeded(exceeded(self.memory, per_state, 1, system,
+                                          "spec states"))
+        self._every = self.memory.every(2 * per_state + 200)
+        self.meter = self.memory.meter()
         self.sem = Semantics(system)
         pos = self.sem.pos
         self.pos = pos
@@ -290,6 +307,7 @@ class Validator:
         order = list(seen.values())
         append = order.append
         plan = self._moves
+        check_at = min(MAX_CLOSURE, self._every)
         for s in order:  # grows while it is walked: a breadth-first queue
             for pci, npos, per_pc, flushes in plan:
                 x = per_pc[s[pci]]
@@ -297,9 +315,19 @@ class Validator:
                     x(s, seen, append)
                 if flushes is not None and s[npos]:
                     flushes(s, seen, append)
-            if len(seen) > MAX_CLOSURE:
-                self._too_many()
+            if len(seen) > check_at:
+                check_at = self._grown(len(seen))
         return seen
+
+    def _grown(self, n: int) -> int:
+        """A closure reached ``n`` states: stop past the limit or the memory budget,
+        else the size at which to look again."""
+        if n > MAX_CLOSURE:
+            self._too_many()
+        if self.meter.over():
+            raise BudgetExceeded(exceeded(self.memory, self.meter.used, n, self.system,
+                                          "spec states"))
+        return min(MAX_CLOSURE, n + self._every)
 
     def _too_many(self) -> None:
         raise EngineError(

@@ -24,6 +24,7 @@ from intervm.conformance.binding import binding_for
 from intervm.conformance.events import read_events, read_header
 from intervm.conformance.refine import Divergence, Validator
 from intervm.conformance.report import Case, Outcome
+from intervm.model.budget import BudgetExceeded, MemoryBudget
 from intervm.model.compile import compile_spec
 from intervm.model.system import System
 from intervm.spec.errors import ParamError, TraceError
@@ -40,13 +41,15 @@ class Result:
 
 
 def system_for(protocol: str, variant: str, memory_model: str,
-               params: Mapping[str, int], buffer: int = 2) -> System:
+               params: Mapping[str, int], buffer: int = 2,
+               memory: MemoryBudget | None = None) -> System:
     """The compiled spec a trace of ``protocol`` is checked against.
 
     Coalescing: ``capacity`` must be the ring's; ``requests`` defaults to a large bound.
     Timer: the variant's knobs with 64-bit counts split into 32-bit words, an
     unbounded version, and ``start`` (the first published tick, default 1).
-    ``buffer``: store-buffer entries per process (TSO, PSO).
+    ``buffer``: store-buffer entries per process (TSO, PSO). ``memory``: refuse an
+    instance whose initial state does not fit it.
     """
     from intervm.spec.protocols import get_protocol
 
@@ -71,14 +74,16 @@ def system_for(protocol: str, variant: str, memory_model: str,
         for name in ("ticks", "reads"):
             p.setdefault(name, BIG)
         p.setdefault("lag", 1)  # the clock runs at most one tick ahead (bounded closure)
-    return compile_spec(spec, p, memory_model, buffer=buffer)
+    return compile_spec(spec, p, memory_model, buffer=buffer, budget=memory)
 
 
 def check_lines(source: str | Path | Iterable[str], protocol: str | None, variant: str,
                 memory_model: str, params: Mapping[str, int] | None = None,
-                name: str = "trace") -> Result:
+                name: str = "trace", memory: MemoryBudget | None = None) -> Result:
     """Validate a trace (path or lines). Raises :class:`TraceError` for a malformed
-    trace or a binding mismatch (one line: file, line, what is wrong)."""
+    trace or a binding mismatch (one line: file, line, what is wrong). A validation
+    that would exceed the memory budget ``memory`` (default: half the available
+    memory) stops with an ERROR case saying UNKNOWN and why, never a pass."""
     lines: Iterable[str]
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -102,24 +107,31 @@ def check_lines(source: str | Path | Iterable[str], protocol: str | None, varian
     if not isinstance(hp, dict) or not all(isinstance(v, int) for v in hp.values()):
         raise TraceError(f"{name}:1: header 'params' must map names to integers")
     merged = {**hp, **(params or {})}
-    system = system_for(proto, variant, memory_model, merged)
-    validator = Validator(system, binding_for(proto), merge_dead=True)
+    budget = memory or MemoryBudget.default()
+    system = system_for(proto, variant, memory_model, merged, memory=budget)
+    case_name = f"{Path(name).name}/{proto}:{variant}@{memory_model}"
     t0 = time.perf_counter()
     div: Divergence | None = None
     n = 0
     src = source if isinstance(source, (str, Path)) else lines
-    for event in read_events(src):
-        n += 1
-        try:
-            div = validator.feed(event)
-        except TraceError as exc:
-            raise TraceError(f"{name}:{str(exc).removeprefix('line ')}") from None
-        if div is not None:
-            break
-    else:
-        div = validator.finish()
+    try:
+        validator = Validator(system, binding_for(proto), merge_dead=True, memory=budget)
+        for event in read_events(src):
+            n += 1
+            try:
+                div = validator.feed(event)
+            except TraceError as exc:
+                raise TraceError(f"{name}:{str(exc).removeprefix('line ')}") from None
+            if div is not None:
+                break
+        else:
+            div = validator.finish()
+    except BudgetExceeded as exc:
+        secs = time.perf_counter() - t0
+        at = f" at event {n}" if n else ""
+        return Result(Case(case_name, Outcome.ERROR, secs, f"UNKNOWN{at} ({exc})"),
+                      None, n, secs)
     secs = time.perf_counter() - t0
-    case_name = f"{Path(name).name}/{proto}:{variant}@{memory_model}"
     if div is None:
         case = Case(case_name, Outcome.PASS, secs,
                     f"{n} events: every event is a step of some spec run")

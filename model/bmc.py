@@ -17,6 +17,7 @@ from typing import Any
 
 import z3
 
+from intervm.model.budget import MemoryBudget
 from intervm.model.solver import Budget, SolverUnknown, check
 from intervm.model.system import CAlways, CEventually, CSometimes, System
 from intervm.model.trace import Trace, TraceStep
@@ -50,11 +51,11 @@ def extract_trace(
 
 
 def bmc(system: System, prop: str, max_depth: int = 40, timeout: float = 60.0,
-        variant: str = "") -> Verdict:
+        variant: str = "", memory: MemoryBudget | None = None) -> Verdict:
     """Search for a violation of ``prop`` (or a witness, for ``Sometimes``) up to
     ``max_depth`` steps."""
     p = system.prop(prop)
-    budget = Budget(timeout)
+    budget = Budget(timeout, memory)
     enc = Encoder(system)
     target: Any
     match p:
@@ -71,7 +72,7 @@ def bmc(system: System, prop: str, max_depth: int = 40, timeout: float = 60.0,
     s.add(enc.init(enc.state(0)))
     try:
         for k in range(max_depth + 1):
-            if check(s, [target(enc.state(k))], budget.left()) == "sat":
+            if check(s, [target(enc.state(k))], budget.left(), budget.memory) == "sat":
                 trace = extract_trace(enc, s.model(), k, prop, variant, "bmc")
                 if isinstance(p, CSometimes):
                     return Verdict(Status.PROVED, prop, "bmc", budget.elapsed(), depth=k,
@@ -91,10 +92,10 @@ def bmc(system: System, prop: str, max_depth: int = 40, timeout: float = 60.0,
 
 
 def bmc_many(system: System, props: list[str], max_depth: int = 20, timeout: float = 60.0,
-             variant: str = "") -> dict[str, Verdict]:
+             variant: str = "", memory: MemoryBudget | None = None) -> dict[str, Verdict]:
     """:func:`bmc` for several safety properties over one unrolling: at each depth,
     every property not yet decided is asked for its bad (or goal) state."""
-    budget = Budget(timeout)
+    budget = Budget(timeout, memory)
     enc = Encoder(system, bits=16 if system.is_finite else None)
     targets: dict[str, tuple[Any, bool]] = {}
     for name in props:
@@ -115,7 +116,7 @@ def bmc_many(system: System, props: list[str], max_depth: int = 20, timeout: flo
                 if name in out:
                     continue
                 goal = enc.prop(pred, enc.state(k))
-                if check(s, [goal if reach else z3.Not(goal)], budget.left()) == "sat":
+                if check(s, [goal if reach else z3.Not(goal)], budget.left(), budget.memory) == "sat":
                     trace = extract_trace(enc, s.model(), k, name, variant, "bmc")
                     status = Status.PROVED if reach else Status.VIOLATED
                     out[name] = Verdict(status, name, "bmc", budget.elapsed(), depth=k,

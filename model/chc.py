@@ -25,6 +25,7 @@ from typing import Any
 
 import z3
 
+from intervm.model.budget import MemoryBudget
 from intervm.model.solver import Budget, SolverUnknown, check
 from intervm.model.system import System, safety_target
 from intervm.model.verdict import Status, Verdict
@@ -38,10 +39,11 @@ def _scope(system: System) -> str:
     return system.param_text
 
 
-def spacer(system: System, prop: str, timeout: float = 60.0, variant: str = "") -> Verdict:
+def spacer(system: System, prop: str, timeout: float = 60.0, variant: str = "",
+           memory: MemoryBudget | None = None) -> Verdict:
     """Prove ``prop`` (an Always, or the negation of a Sometimes) for every state."""
     pred, negate = safety_target(system, prop)
-    budget = Budget(timeout)
+    budget = Budget(timeout, memory)
     enc = Encoder(system)
     s, t = enc.state("s"), enc.state("t")
     sv = [s[v.name] for v in system.vars]
@@ -57,7 +59,7 @@ def spacer(system: System, prop: str, timeout: float = 60.0, variant: str = "") 
     solver.add(z3.ForAll(sv + tv, z3.Implies(z3.And(inv(*sv), enc.trans(s, t)), inv(*tv))))
     solver.add(z3.ForAll(sv, z3.Implies(z3.And(inv(*sv), bad_s), z3.BoolVal(False, enc.ctx))))
     try:
-        r = check(solver, (), budget.left())
+        r = check(solver, (), budget.left(), budget.memory)
     except SolverUnknown as e:
         return Verdict(Status.UNKNOWN, prop, "spacer", budget.elapsed(), reason=e.reason)
     if r == "unsat":  # Bad is reachable
@@ -95,7 +97,7 @@ def recheck_invariant(enc: Encoder, inv_s: Any, bad_s: Any, budget: Budget) -> s
         solver = z3.Solver(ctx=enc.ctx)
         solver.add(query)
         try:
-            if check(solver, (), budget.left()) == "sat":
+            if check(solver, (), budget.left(), budget.memory) == "sat":
                 return what
         except SolverUnknown as e:
             return f"{what}? the solver answered unknown ({e.reason})"

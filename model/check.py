@@ -32,6 +32,7 @@ from typing import Any, assert_never
 
 from intervm.impl import children
 from intervm.model.bmc import bmc
+from intervm.model.budget import MemoryBudget
 from intervm.model.chc import spacer
 from intervm.model.compile import MEMORY_MODELS, compile_spec
 from intervm.model.explicit import StateGraph, check, explore
@@ -49,8 +50,9 @@ ENGINES = ("auto", "explicit", "bmc", "kind", "spacer", "l2s", "spin")
 @dataclass(frozen=True, slots=True)
 class CheckOptions:
     """How to check: engine, per-call time limit (s), BMC depth, store-buffer size,
-    parameter overrides for the finite instance, and whether auto tries unbounded
-    proofs."""
+    parameter overrides for the finite instance, whether auto tries unbounded
+    proofs, and the memory budget of each search (default: half the memory
+    available when the options are made; :func:`run` shares it among workers)."""
 
     engine: str = "auto"
     timeout: float = 30.0
@@ -58,6 +60,7 @@ class CheckOptions:
     buffer: int = 2
     params: Mapping[str, int] = field(default_factory=dict)
     unbounded: bool = True
+    memory: MemoryBudget = field(default_factory=MemoryBudget.default)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -173,7 +176,8 @@ class Checker:
         if key not in self._systems:
             params = (self.protocol.params_for(variant, unbounded=True) if unbounded
                       else self.finite_params(variant))
-            sys = compile_spec(self.protocol.spec(variant), params, mm, self.options.buffer)
+            sys = compile_spec(self.protocol.spec(variant), params, mm, self.options.buffer,
+                               budget=self.options.memory)
             self._systems[key] = replace(sys, variant=variant)
         return self._systems[key]
 
@@ -189,7 +193,8 @@ class Checker:
     def graph(self, variant: str, mm: str) -> StateGraph:
         key = (variant, mm)
         if key not in self._graphs:
-            self._graphs[key] = explore(self.system(variant, mm), variant=variant)
+            self._graphs[key] = explore(self.system(variant, mm), variant=variant,
+                                        memory=self.options.memory)
         return self._graphs[key]
 
     def properties(self, variant: str) -> list[str]:
@@ -215,6 +220,7 @@ class Checker:
 
     def _run(self, variant: str, mm: str, prop: str, kind: str) -> tuple[Verdict | None, str]:
         o = self.options
+        mem = o.memory
         fin = self.system(variant, mm)
         match o.engine:
             case "auto":
@@ -223,24 +229,26 @@ class Checker:
                 return check(self.graph(variant, mm), prop), ""
             case "bmc":
                 if kind == "eventually":
-                    return lasso_bmc(fin, prop, o.bmc_depth, o.timeout, variant), ""
-                return bmc(fin, prop, o.bmc_depth, o.timeout, variant), ""
+                    return lasso_bmc(fin, prop, o.bmc_depth, o.timeout, variant, mem), ""
+                return bmc(fin, prop, o.bmc_depth, o.timeout, variant, mem), ""
             case "kind":
                 if kind == "eventually":
                     return None, "k-induction checks safety only"
-                return kinduction(fin, prop, o.bmc_depth, o.timeout, variant), ""
+                return kinduction(fin, prop, o.bmc_depth, o.timeout, variant,
+                                  memory=mem), ""
             case "spacer":
                 if kind == "eventually":
-                    return l2s_spacer(fin, prop, o.timeout, variant), ""
-                return spacer(self.sliced(variant, mm, prop), prop, o.timeout, variant), ""
+                    return l2s_spacer(fin, prop, o.timeout, variant, mem), ""
+                return spacer(self.sliced(variant, mm, prop), prop, o.timeout, variant,
+                              mem), ""
             case "l2s":
                 if kind != "eventually":
                     return None, "liveness-to-safety checks liveness only"
-                return l2s_spacer(fin, prop, o.timeout, variant), ""
+                return l2s_spacer(fin, prop, o.timeout, variant, mem), ""
             case "spin":
                 from intervm.model.spin import spin_check  # optional engine, loaded on demand
 
-                return spin_check(fin, prop, o.timeout), ""
+                return spin_check(fin, prop, o.timeout, memory=mem), ""
             case _:
                 raise EngineError(f"engine {o.engine!r} is not wired into the checker")
 
@@ -268,13 +276,14 @@ class Checker:
             return fin, ("unbounded proof not attempted: the protocol's proof plan does "
                          "not list this property (Spacer does not finish on it)")
         t0 = time.perf_counter()
-        unb = spacer(sliced, prop, self.options.timeout, variant)
+        unb = spacer(sliced, prop, self.options.timeout, variant, self.options.memory)
         match unb.status:
             case Status.PROVED:
                 return replace(unb, states=fin.states), ""
             case Status.VIOLATED if kind == "always":
                 trace_v = bmc(self.system(variant, mm, unbounded=True), prop,
-                              self.options.bmc_depth, self.options.timeout, variant)
+                              self.options.bmc_depth, self.options.timeout, variant,
+                              self.options.memory)
                 if trace_v.status is Status.VIOLATED:
                     return replace(trace_v, engine="spacer+bmc",
                                    seconds=time.perf_counter() - t0), ""
@@ -361,7 +370,10 @@ def run(jobs: list[Job], options: CheckOptions, jobs_in_parallel: int = 1,
     one; callers that want to say so check :func:`unsendable` first.
     """
     results: dict[int, list[Cell]] = {}
-    if jobs_in_parallel <= 1 or len(jobs) <= 1 or unsendable(jobs) is not None:
+    serial = jobs_in_parallel <= 1 or len(jobs) <= 1 or unsendable(jobs) is not None
+    workers = 1 if serial else min(jobs_in_parallel, len(jobs))
+    options = replace(options, memory=options.memory.share(workers))
+    if serial:
         for i, job in enumerate(jobs):
             results[i] = run_job(job, options)
             if on_done:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import assert_never
 
+from intervm.model.budget import MAX_FLAT_VARS, MemoryBudget, size_text, state_bytes
 from intervm.model.simplify import fold
 from intervm.model.system import (
     Access,
@@ -221,6 +222,12 @@ class _Compiler:
                 raise ParamError(
                     f"parameter {p.name}={v} of {self.spec.name!r} is below its minimum "
                     f"{p.minimum}"
+                )
+            if v is not None and p.maximum is not None and v > p.maximum:
+                raise ParamError(
+                    f"parameter {p.name}={v} of {self.spec.name!r} is above its maximum "
+                    f"{p.maximum}; give a value in {p.range_text}"
+                    + (f" ({p.doc})" if p.doc else "")
                 )
             out[p.name] = v
         return out
@@ -608,7 +615,8 @@ class _Compiler:
             else:
                 out.append(
                     StateVar(v.name, "shared", v.init, is_array=True,
-                             length=self.length_of(v), modulus=mod_)
+                             length=self.length_of(v), modulus=mod_,
+                             length_param=v.length if isinstance(v.length, str) else None)
                 )
         for d in self.spec.doorbells:
             out.append(StateVar(pending_var(d.name), "pending"))
@@ -692,15 +700,63 @@ def _fold_access(a: Access | None) -> Access | None:
                    value=None if a.value is None else fold(a.value))
 
 
+def check_instance_size(spec: Spec, params: Mapping[str, int | None], buffer: int,
+                        budget: MemoryBudget | None = None) -> None:
+    """Refuse, before anything is allocated, an instance whose state would have more
+    than :data:`~intervm.model.budget.MAX_FLAT_VARS` variables after array expansion
+    or whose initial state alone would not fit ``budget``; the :class:`ParamError`
+    names the parameter (an array length) responsible.
+
+    >>> from intervm.spec.protocols import get_protocol
+    >>> check_instance_size(get_protocol("coalescing").spec("correct"),
+    ...                     {"capacity": 10**30, "requests": 1}, 2)
+    Traceback (most recent call last):
+    ...
+    intervm.spec.errors.ParamError: parameter capacity=1000000000000000000000000000000 of 'coalescing' makes shared array 'slots' 1000000000000000000000000000000 elements long: more than the 10,000,000 state variables an instance may have; lower capacity
+    """
+    scalars = 0
+    arrays: list[tuple[Shared, int, str | None]] = []
+    for v in spec.shared:
+        if v.length is None:
+            scalars += 1
+        else:
+            n = v.length if isinstance(v.length, int) else params.get(v.length)
+            if n is not None:
+                arrays.append((v, n, v.length if isinstance(v.length, str) else None))
+    scalars += len(spec.ghosts) + 2 * len(spec.doorbells) + len(params)
+    scalars += sum(1 + len(p.locals) + 5 * buffer + 2 for p in spec.processes)
+    flat = scalars + sum(n for _, n, _ in arrays)
+    if flat <= MAX_FLAT_VARS and (budget is None
+                                  or state_bytes(flat, len(arrays)) <= budget.limit):
+        return
+    big = max(arrays, key=lambda a: a[1], default=None)
+    param = None if big is None else big[2]
+    what = (f"parameter {param}={big[1]} of {spec.name!r} makes shared array "
+            f"{big[0].name!r} {big[1]} elements long" if big is not None and param else
+            f"spec {spec.name!r} has {flat} state variables after array expansion")
+    fix = f"lower {param}" if param is not None else "use shorter arrays"
+    if flat > MAX_FLAT_VARS:
+        raise ParamError(f"{what}: more than the {MAX_FLAT_VARS:,} state variables an "
+                         f"instance may have; {fix}")
+    assert budget is not None
+    raise ParamError(f"{what}: its initial state alone takes about "
+                     f"{size_text(state_bytes(flat, len(arrays)))}, more than the memory "
+                     f"budget {budget.text}; {fix} or raise {budget.option}")
+
+
 def compile_spec(
     spec: Spec,
     params: Mapping[str, int | None] | None = None,
     memory_model: str = "sc",
     buffer: int = 2,
     observe: frozenset[str] | None = None,
+    budget: MemoryBudget | None = None,
 ) -> System:
     """Compile ``spec`` with ``params`` (None = symbolic) under ``memory_model``.
 
     ``observe``: when given, only these shared variables are kept (see
-    :func:`intervm.model.slicing.compile_sliced`)."""
-    return _Compiler(spec, params or {}, memory_model, buffer, observe).build()
+    :func:`intervm.model.slicing.compile_sliced`). ``budget``: refuse an instance
+    whose initial state would not fit (see :func:`check_instance_size`)."""
+    compiler = _Compiler(spec, params or {}, memory_model, buffer, observe)
+    check_instance_size(spec, compiler.params, buffer, budget)
+    return compiler.build()

@@ -25,6 +25,7 @@ from typing import Any
 
 import networkx as nx
 
+from intervm.model.budget import MemoryBudget, exceeded, flat_size, state_bytes
 from intervm.model.evaluate import Semantics, State
 from intervm.model.system import CAlways, CEventually, CSometimes, System
 from intervm.model.trace import Trace, TraceStep
@@ -44,6 +45,7 @@ class StateGraph:
     complete: bool = True
     seconds: float = 0.0
     variant: str = ""
+    stopped: str = ""  # why exploration stopped early ("" : finished or the state limit)
 
     @property
     def system(self) -> System:
@@ -98,11 +100,25 @@ class StateGraph:
         )
 
 
-def explore(system: System, max_states: int = DEFAULT_MAX_STATES, variant: str = "") -> StateGraph:
-    """Breadth-first exploration of every reachable state (up to ``max_states``)."""
+def explore(system: System, max_states: int = DEFAULT_MAX_STATES, variant: str = "",
+            memory: MemoryBudget | None = None) -> StateGraph:
+    """Breadth-first exploration of every reachable state (up to ``max_states``, and
+    while the growth of the process stays within ``memory``, default
+    :meth:`MemoryBudget.default`; past it the graph is incomplete and ``stopped``
+    says why)."""
     t0 = time.perf_counter()
+    budget = memory or MemoryBudget.default()
     sem = Semantics(system)
     g = StateGraph(sem, variant=variant)
+    per_state = state_bytes(flat_size(system), sum(v.is_array for v in system.vars))
+    if per_state > budget.limit:  # the initial state alone does not fit
+        g.complete = False
+        g.stopped = exceeded(budget, per_state, 1, system)
+        g.seconds = time.perf_counter() - t0
+        return g
+    meter = budget.meter()
+    every = budget.every(per_state + 200)  # + index entry, parent and successor lists
+    check_at = every
     index: dict[State, int] = {}
     s0 = sem.initial()
     index[s0] = 0
@@ -115,9 +131,15 @@ def explore(system: System, max_states: int = DEFAULT_MAX_STATES, variant: str =
         for c, t in sem.successors(g.states[i]):
             j = index.get(t)
             if j is None:
-                if len(g.states) >= max_states:
+                if len(g.states) >= max_states or g.stopped:
                     g.complete = False
                     continue
+                if len(g.states) >= check_at:
+                    check_at += every
+                    if meter.over():
+                        g.complete = False
+                        g.stopped = exceeded(budget, meter.used, len(g.states), system)
+                        continue
                 j = len(g.states)
                 index[t] = j
                 g.states.append(t)
@@ -125,6 +147,8 @@ def explore(system: System, max_states: int = DEFAULT_MAX_STATES, variant: str =
                 queue.append(j)
             out.append((c, j))
         g.succ.append(out)
+        if g.stopped:
+            break  # over budget: expand nothing more
     # states never expanded because of the limit get empty successor lists
     while len(g.succ) < len(g.states):
         g.succ.append([])
@@ -164,6 +188,8 @@ def check(g: StateGraph, prop: str) -> Verdict:
                                   reason="unreachable", scope=_scope(g))
             else:
                 verdict = _limit(g, name)
+        case CEventually(name, _) if g.stopped:  # a partial graph proves no lasso
+            verdict = _limit(g, name)
         case CEventually(name, pending):
             verdict = _check_eventually(g, name, pending)
     return _timed(verdict, g.seconds + time.perf_counter() - t0)
@@ -182,7 +208,8 @@ def _exhausted(g: StateGraph, name: str) -> Verdict:
 
 def _limit(g: StateGraph, name: str) -> Verdict:
     return Verdict(Status.UNKNOWN, name, "explicit", 0.0, states=len(g),
-                   reason=f"state limit {len(g)} reached before exploration finished")
+                   reason=g.stopped or
+                   f"state limit {len(g)} reached before exploration finished")
 
 
 def _check_eventually(g: StateGraph, name: str, pending: Any) -> Verdict:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from intervm.model.budget import MemoryBudget, exceeded, flat_size, state_bytes
 from intervm.model.evaluate import Semantics, State
 from intervm.model.explicit import StateGraph, check, explore
 from intervm.model.narrate import buffer_contents, sentence
@@ -49,9 +50,14 @@ class Game:
     break (default: every ``Always``); ``target``: the one ``hint`` steers toward."""
 
     def __init__(self, system: System, spec: Spec | None = None,
-                 watch: tuple[str, ...] | None = None, target: str | None = None):
+                 watch: tuple[str, ...] | None = None, target: str | None = None,
+                 memory: MemoryBudget | None = None):
         self.system = system
         self.spec = spec
+        self.budget = memory or MemoryBudget.default()
+        self.per_state = state_bytes(flat_size(system), sum(v.is_array for v in system.vars))
+        if self.per_state > self.budget.limit:
+            raise ParamError(exceeded(self.budget, self.per_state, 1, system))
         self.sem = Semantics(system)
         always = tuple(p.name for p in system.properties if isinstance(p, CAlways))
         for name in (*(watch or ()), *((target,) if target else ())):
@@ -119,10 +125,13 @@ class Game:
         return tuple(n for n, f in self.preds.items() if not f(self.state))
 
     def shortest(self, prop: str) -> int | None:
-        """Steps of the shortest violation of ``prop`` from the initial state."""
+        """Steps of the shortest violation of ``prop`` from the initial state; raises
+        :class:`ParamError` when the search cannot tell (state limit, memory budget)."""
         if self._graph is None:
-            self._graph = explore(self.system)
+            self._graph = explore(self.system, memory=self.budget)
         v = check(self._graph, prop)
+        if v.status is Status.UNKNOWN:
+            raise ParamError(f"the shortest violation of {prop} is UNKNOWN ({v.reason})")
         return v.depth if v.status is Status.VIOLATED else None
 
     def hint(self) -> Move:
@@ -133,6 +142,9 @@ class Game:
         start = self.state
         parent: dict[State, tuple[State, int] | None] = {start: None}
         queue = deque([start])
+        meter = self.budget.meter()
+        every = self.budget.every(self.per_state + 200)
+        check_at = every
         while queue:
             s = queue.popleft()
             if s != start and any(not f(s) for f in goals):
@@ -145,6 +157,11 @@ class Game:
                     if len(parent) >= HINT_LIMIT:
                         raise ParamError("no hint: the search from here exceeds "
                                          f"{HINT_LIMIT} states")
+                    if len(parent) >= check_at:
+                        check_at += every
+                        if meter.over():
+                            raise ParamError("no hint: " + exceeded(
+                                self.budget, meter.used, len(parent), self.system))
                     parent[t] = (s, c)
                     queue.append(t)
         raise ParamError("no violation is reachable from here; undo some moves")

@@ -20,6 +20,7 @@ from typing import Any
 import z3
 
 from intervm.model.bmc import extract_trace
+from intervm.model.budget import MemoryBudget
 from intervm.model.solver import Budget, SolverUnknown, check
 from intervm.model.system import System, safety_target
 from intervm.model.verdict import Status, Verdict
@@ -27,10 +28,11 @@ from intervm.model.z3enc import Encoder
 
 
 def kinduction(system: System, prop: str, max_k: int = 20, timeout: float = 60.0,
-               variant: str = "", simple_path: bool = True) -> Verdict:
+               variant: str = "", simple_path: bool = True,
+               memory: MemoryBudget | None = None) -> Verdict:
     """Prove or refute ``prop`` (Always, or Sometimes as its negation) by k-induction."""
     pred, negate = safety_target(system, prop)
-    budget = Budget(timeout)
+    budget = Budget(timeout, memory)
     bits = 16 if system.is_finite else None
     base_enc = Encoder(system, bits=bits)
     step_enc = Encoder(system, ctx=base_enc.ctx, bits=bits)
@@ -55,7 +57,7 @@ def kinduction(system: System, prop: str, max_k: int = 20, timeout: float = 60.0
 
     try:
         for k in range(max_k + 1):
-            if check(base, [z3.Not(good(base_enc, k))], budget.left()) == "sat":
+            if check(base, [z3.Not(good(base_enc, k))], budget.left(), budget.memory) == "sat":
                 trace = extract_trace(base_enc, base.model(), k, prop, variant, "k-induction")
                 if negate:
                     return Verdict(Status.PROVED, prop, "k-induction", budget.elapsed(),
@@ -74,7 +76,7 @@ def kinduction(system: System, prop: str, max_k: int = 20, timeout: float = 60.0
                 for j in range(k + 1):
                     step.add(z3.Not(step_enc.equal_states(sstate(j), sstate(k + 1))))
             g1 = step_enc.prop(pred, sstate(k + 1))
-            if check(step, [g1 if negate else z3.Not(g1)], budget.left()) == "unsat":
+            if check(step, [g1 if negate else z3.Not(g1)], budget.left(), budget.memory) == "unsat":
                 if negate:
                     return Verdict(Status.VIOLATED, prop, "k-induction", budget.elapsed(),
                                    depth=k + 1, reason="unreachable",

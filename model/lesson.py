@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from intervm.model.budget import MemoryBudget
 from intervm.model.compile import compile_spec
 from intervm.model.explicit import StateGraph, check, explore
 from intervm.model.system import CSometimes, System
@@ -106,9 +107,11 @@ def fixed_variant(proto: Protocol, variant: str, prop: str, memory_model: str) -
 
 
 def compile_variant(proto: Protocol, variant: str, memory_model: str,
-                    params: dict[str, int] | None = None) -> tuple[Spec, System]:
+                    params: dict[str, int] | None = None,
+                    memory: MemoryBudget | None = None) -> tuple[Spec, System]:
     """The spec and compiled system of ``variant`` at its finite-check parameters
-    (overridden by ``params``)."""
+    (overridden by ``params``); refused when its initial state does not fit
+    ``memory``."""
     if memory_model not in MEMORY_MODEL_NAMES:
         raise ParamError(f"memory model {memory_model!r} is not one of "
                          f"{', '.join(MEMORY_MODEL_NAMES)}")
@@ -120,15 +123,17 @@ def compile_variant(proto: Protocol, variant: str, memory_model: str,
             raise ParamError(f"parameter {k!r} is not declared by {proto.name!r}; its "
                              f"parameters are: {', '.join(sorted(known)) or 'none'}")
         ps[k] = val
-    return spec, compile_spec(spec, ps, memory_model)
+    return spec, compile_spec(spec, ps, memory_model, budget=memory)
 
 
-def shortest(system: System, prop: str, variant: str,
-             max_states: int = MAX_STATES) -> tuple[Trace | None, StateGraph]:
+def shortest(system: System, prop: str, variant: str, max_states: int = MAX_STATES,
+             memory: MemoryBudget | None = None) -> tuple[Trace | None, StateGraph]:
     """The shortest counterexample to ``prop`` (BFS; for a ``Sometimes`` property the
     shortest witness), or None when there is none."""
-    g = explore(system, max_states=max_states, variant=variant)
+    g = explore(system, max_states=max_states, variant=variant, memory=memory)
     v = check(g, prop)
+    if v.status is Status.UNKNOWN and g.stopped:
+        raise ParamError(f"the search of {system.name}/{variant} is UNKNOWN ({g.stopped})")
     if v.status is Status.UNKNOWN:
         raise ParamError(f"the state space of {system.name}/{variant} ({system.param_text}) "
                          f"exceeds {max_states} states; give smaller --param values")
@@ -139,8 +144,9 @@ def shortest(system: System, prop: str, variant: str,
 
 def prepare(proto: Protocol, variant: str, prop: str | None = None,
             memory_model: str | None = None, params: dict[str, int] | None = None,
-            fixed: str | None = None) -> Lesson:
-    """Choose the defaults, compile, and find the shortest counterexample."""
+            fixed: str | None = None, memory: MemoryBudget | None = None) -> Lesson:
+    """Choose the defaults, compile, and find the shortest counterexample (within the
+    memory budget ``memory``)."""
     proto.variant(variant)  # a clear error for an unknown name
     prop = prop or default_property(proto, variant)
     spec0 = proto.spec(variant)
@@ -152,8 +158,8 @@ def prepare(proto: Protocol, variant: str, prop: str | None = None,
         proto.variant(fixed)
     else:
         fixed = fixed_variant(proto, variant, prop, mm)
-    spec, system = compile_variant(proto, variant, mm, params)
-    trace, g = shortest(system, prop, variant)
+    spec, system = compile_variant(proto, variant, mm, params, memory)
+    trace, g = shortest(system, prop, variant, memory=memory)
     if trace is None:
         raise ParamError(
             f"{proto.name}/{variant} keeps {prop!r} under {mm.upper()} at "

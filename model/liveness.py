@@ -23,6 +23,7 @@ from typing import Any
 import z3
 
 from intervm.model.bmc import extract_trace
+from intervm.model.budget import MemoryBudget
 from intervm.model.solver import Budget, SolverUnknown, check
 from intervm.model.system import CEventually, System
 from intervm.model.verdict import Status, Verdict
@@ -39,10 +40,10 @@ def _pending(system: System, prop: str) -> Any:
 
 
 def lasso_bmc(system: System, prop: str, max_depth: int = 30, timeout: float = 60.0,
-              variant: str = "") -> Verdict:
+              variant: str = "", memory: MemoryBudget | None = None) -> Verdict:
     """Search for a fair lasso of at most ``max_depth`` steps that violates ``prop``."""
     pending = _pending(system, prop)
-    budget = Budget(timeout)
+    budget = Budget(timeout, memory)
     enc = Encoder(system, bits=16 if system.is_finite else None)
     cmds = system.commands
     n = len(cmds)
@@ -78,7 +79,7 @@ def lasso_bmc(system: System, prop: str, max_depth: int = 30, timeout: float = 6
                 loops.append(z3.And(body))
             choice = z3.Int(f"loop@{k}", enc.ctx)
             formula = z3.Or([z3.And(choice == lo, f) for lo, f in enumerate(loops)])
-            if check(s, [formula], budget.left()) == "sat":
+            if check(s, [formula], budget.left(), budget.memory) == "sat":
                 m = s.model()
                 lo = m.eval(choice, model_completion=True).as_long()
                 trace = extract_trace(enc, m, k, prop, variant, "lasso-bmc", loop_start=lo)
@@ -91,7 +92,8 @@ def lasso_bmc(system: System, prop: str, max_depth: int = 30, timeout: float = 6
                    scope=system.param_text)
 
 
-def l2s_spacer(system: System, prop: str, timeout: float = 60.0, variant: str = "") -> Verdict:
+def l2s_spacer(system: System, prop: str, timeout: float = 60.0, variant: str = "",
+               memory: MemoryBudget | None = None) -> Verdict:
     """Decide ``prop`` on a finite instance by liveness-to-safety and Spacer."""
     pending = _pending(system, prop)
     if not system.is_finite:
@@ -100,7 +102,7 @@ def l2s_spacer(system: System, prop: str, timeout: float = 60.0, variant: str = 
             f"{system.name} ({system.param_text}) has symbolic parameters; give every "
             "parameter a value"
         )
-    budget = Budget(timeout)
+    budget = Budget(timeout, memory)
     enc = Encoder(system)
     c = enc.ctx
     s, t = enc.state("s"), enc.state("t")
@@ -145,7 +147,7 @@ def l2s_spacer(system: System, prop: str, timeout: float = 60.0, variant: str = 
     solver.add(z3.ForAll(sv + tv, z3.Implies(z3.And(inv(*sv), trans), inv(*tv))))
     solver.add(z3.ForAll(sv, z3.Implies(z3.And(inv(*sv), bad), z3.BoolVal(False, c))))
     try:
-        r = check(solver, (), budget.left())
+        r = check(solver, (), budget.left(), budget.memory)
     except SolverUnknown as e:
         return Verdict(Status.UNKNOWN, prop, "l2s-spacer", budget.elapsed(), reason=e.reason)
     if r == "unsat":

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
+from intervm.model.budget import MemoryBudget, flat_size, state_bytes
 from intervm.model.evaluate import Semantics, State
 from intervm.model.render import memory_text
 from intervm.model.system import CAlways, CEventually, Command, CSometimes, System
@@ -579,15 +580,20 @@ def align(trace: Trace, buggy: System, fixed: System) -> tuple[list[Move], State
     return moves, cur[0]
 
 
-def _reachable_violation(sem: Semantics, start: State, prop: str, limit: int) -> tuple[
-        bool | None, int]:
+def _reachable_violation(sem: Semantics, start: State, prop: str, limit: int,
+                         memory: MemoryBudget | None = None) -> tuple[bool | None, int]:
     """Whether a state violating Always ``prop`` is reachable from ``start`` (None: the
-    search hit ``limit`` states), and how many states were explored."""
+    search hit ``limit`` states or the memory budget), and how many states were
+    explored."""
     from collections import deque
 
     p = sem.system.prop(prop)
     if not isinstance(p, CAlways):
         return None, 0
+    budget = memory or MemoryBudget.default()
+    meter = budget.meter()
+    every = budget.every(state_bytes(flat_size(sem.system)) + 200)
+    check_at = every
     f = sem.predicate(p.pred)
     seen = {start}
     queue = deque([start])
@@ -599,16 +605,22 @@ def _reachable_violation(sem: Semantics, start: State, prop: str, limit: int) ->
             if t not in seen:
                 if len(seen) >= limit:
                     return None, len(seen)
+                if len(seen) >= check_at:
+                    check_at += every
+                    if meter.over():
+                        return None, len(seen)
                 seen.add(t)
                 queue.append(t)
     return False, len(seen)
 
 
 def contrast(trace: Trace, buggy: System, fixed: System, fixed_spec: Spec | None = None,
-             fixed_variant: str = "", limit: int = 500_000) -> Narration:
+             fixed_variant: str = "", limit: int = 500_000,
+             memory: MemoryBudget | None = None) -> Narration:
     """What ``fixed`` does with the schedule of ``trace`` (a counterexample on
     ``buggy``): the aligned run (see :func:`align`) narrated, then whether the
-    property can still fail from where it ends (an exhaustive search from that state).
+    property can still fail from where it ends (an exhaustive search from that state,
+    within ``limit`` states and the memory budget ``memory``).
     """
     moves, end = align(trace, buggy, fixed)
     sem = Semantics(fixed)
@@ -634,7 +646,7 @@ def contrast(trace: Trace, buggy: System, fixed: System, fixed_spec: Spec | None
     p = fixed.prop(trace.prop)
     if isinstance(p, CAlways):
         holds_now = bool(sem.predicate(p.pred)(end))
-    reach, n = _reachable_violation(sem, end, trace.prop, limit)
+    reach, n = _reachable_violation(sem, end, trace.prop, limit, memory)
     facts = [f"The same schedule ({len(trace)} buggy steps) becomes {len(steps)} steps here"
              + (f"; {len(skipped)} buggy move(s) could not be made" if skipped else "") + "."]
     facts += skipped

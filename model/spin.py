@@ -32,11 +32,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from intervm.impl import children
+from intervm.model.budget import MemoryBudget
 from intervm.model.promela import (
     CMD_MARK,
     SAFETY_ONLY_MACRO,
@@ -408,6 +409,15 @@ def spin_check(
     *,
     variant: str = "",
     max_depth: int = DEFAULT_MAX_DEPTH,
+    memory: MemoryBudget | None = None,
 ) -> Verdict:
-    """Check ``prop`` on the finite ``system`` with SPIN; UNKNOWN on any engine failure."""
-    return spin_run(system, prop, timeout, variant=variant, max_depth=max_depth).verdict
+    """Check ``prop`` on the finite ``system`` with SPIN; UNKNOWN on any engine failure.
+    ``memory``: pan's ``-DMEMLIM`` (default :data:`DEFAULT_MEMORY_MB`)."""
+    mb = DEFAULT_MEMORY_MB if memory is None else memory.megabytes
+    v = spin_run(system, prop, timeout, variant=variant, max_depth=max_depth,
+                 memory_mb=mb).verdict
+    if memory is not None and v.status is Status.UNKNOWN and "-DMEMLIM" in v.reason:
+        v = replace(v, reason=f"memory budget {memory.text} exceeded in pan (-DMEMLIM={mb}) "
+                              f"at {system.param_text} — lower a --param or raise "
+                              f"{memory.option}")
+    return v

@@ -27,7 +27,8 @@ class StateVar:
 
     ``is_array`` with ``length=None`` is an unbounded array (symbolic ring capacity).
     ``rigid`` variables are symbolic parameters: constant along a run, any value
-    ``>= minimum`` initially.
+    ``>= minimum`` initially. ``length_param`` names the parameter an array's length
+    comes from (None: a fixed length), for messages about instance size.
     """
 
     name: str
@@ -39,6 +40,7 @@ class StateVar:
     rigid: bool = False
     minimum: int = 0
     owner: str | None = None
+    length_param: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ Names, by role:
 
 * domains: ``Bits``, ``Nat``, ``BIT``, ``NAT``
 * declarations: ``Shared``, ``Ghost``, ``Local``, ``Doorbell``, ``ParamDecl``
+  (``minimum=``, optional ``maximum=``: the range a finite instance may take)
 * steps: ``Step`` with ops ``Load``, ``Store``, ``Fence``, ``Rmw``, ``Assign``,
   ``Branch``, ``Choose``, ``Await``, ``Notify``, ``Wait``, ``Halt``
 * processes and specs: ``Process``, ``Spec``

@@ -44,6 +44,7 @@ from intervm.spec.expr import (
     or_,
     sub,
 )
+from intervm.spec.layout import MAX_CAPACITY
 from intervm.spec.syntax import (
     BIT,
     NAT,
@@ -71,6 +72,8 @@ from intervm.spec.syntax import (
     Store,
     Wait,
 )
+
+MAX_REQUESTS = 1 << 40  # more than any recorded trace makes (check-trace's default bound)
 
 ACTIVE = 0
 SLEEPING = 1
@@ -327,8 +330,9 @@ class _Builder:
                       doc="a doorbell is raised"),
         )
         params = (
-            ParamDecl("capacity", 2, minimum=1, symbolic_ok=True, doc="ring slots"),
-            ParamDecl("requests", 3, minimum=0, symbolic_ok=True,
+            ParamDecl("capacity", 2, minimum=1, symbolic_ok=True, maximum=MAX_CAPACITY,
+                      doc="ring slots; the v1 ring layout holds at most 2**20"),
+            ParamDecl("requests", 3, minimum=0, symbolic_ok=True, maximum=MAX_REQUESTS,
                       doc="requests per producer"),
         )
         return Spec(

@@ -198,10 +198,14 @@ class Doorbell:
 @dataclass(frozen=True, slots=True)
 class ParamDecl:
     """A protocol parameter: ``default`` for finite checks; ``symbolic_ok`` when an
-    unbounded proof may leave it symbolic (any value ``>= minimum``).
+    unbounded proof may leave it symbolic (any value ``>= minimum``); ``maximum``, when
+    given, the largest value a finite instance may take (larger ones are refused with
+    the allowed range before anything is built).
 
     >>> ParamDecl("requests", 2, minimum=0, symbolic_ok=True).default
     2
+    >>> ParamDecl("capacity", 2, minimum=1, maximum=64).range_text
+    '1..64'
     """
 
     name: str
@@ -209,7 +213,13 @@ class ParamDecl:
     minimum: int = 0
     symbolic_ok: bool = False
     doc: str = ""
+    maximum: int | None = None
     where: str = field(default="", compare=False, repr=False)
+
+    @property
+    def range_text(self) -> str:
+        """The allowed values: ``'1..64'``, or ``'>= 1'`` without a maximum."""
+        return f">= {self.minimum}" if self.maximum is None else f"{self.minimum}..{self.maximum}"
 
     def __post_init__(self) -> None:
         _record_site(self)
@@ -635,7 +645,7 @@ _GHOST = (("name", _NAME), ("domain", _DOMAIN), ("init", _INT), ("doc", _TEXT))
 _LOCAL = (("name", _NAME), ("domain", _DOMAIN), ("init", _INT))
 _DOORBELL = (("name", _NAME), ("latched", _FLAG), ("doc", _TEXT))
 _PARAMDECL = (("name", _NAME), ("default", _INT), ("minimum", _INT),
-              ("symbolic_ok", _FLAG), ("doc", _TEXT))
+              ("symbolic_ok", _FLAG), ("doc", _TEXT), ("maximum", _check.optional(_INT)))
 _LOAD = (("dst", _NAME), ("var", _NAME), ("index", _OPT_EXPR))
 _STORE = (("var", _NAME), ("value", _EXPR), ("index", _OPT_EXPR))
 _FENCE = (("kind", _check.one_of(("full", "store"), "write Fence() or Fence('store')")),)

@@ -95,6 +95,8 @@ from intervm.spec.syntax import (
     Wait,
 )
 
+MAX_COUNT = 1 << 40  # ticks, reads, lag: more than any recorded trace needs (check-trace's bound)
+
 ZERO = Const(0)
 NONE = Const(-1)
 GUARDS = ("none", "hi_lo_hi", "seqlock", "bump_end", "hyperv")
@@ -559,12 +561,12 @@ class _Builder:
                       doc="a latency is computed across the wrap of the count (P7)"),
         )
         params = (
-            ParamDecl("ticks", 2, minimum=0, symbolic_ok=True,
+            ParamDecl("ticks", 2, minimum=0, symbolic_ok=True, maximum=MAX_COUNT,
                       doc="hardware ticks after boot (bounded time)"),
-            ParamDecl("lag", 1, minimum=1, symbolic_ok=True,
+            ParamDecl("lag", 1, minimum=1, symbolic_ok=True, maximum=MAX_COUNT,
                       doc="Δ: the true time runs at most this far ahead of the last "
                           "completed publish"),
-            ParamDecl("reads", 1, minimum=1, symbolic_ok=True,
+            ParamDecl("reads", 1, minimum=1, symbolic_ok=True, maximum=MAX_COUNT,
                       doc="I/O requests the submitter sends"),
         )
         return Spec(

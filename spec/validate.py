@@ -174,6 +174,14 @@ class _Checker:
                     "parameters and processes share one namespace); rename one of them",
                     site,
                 )
+        for p in self.spec.params:
+            if p.maximum is not None and not p.minimum <= p.default <= p.maximum:
+                raise self.fail(
+                    f"parameter {p.name!r}",
+                    f"default={p.default} is outside minimum..maximum {p.range_text}; "
+                    "give a default in that range (or a larger maximum)",
+                    p.where,
+                )
         for v in self.spec.shared:
             if isinstance(v.length, str) and v.length not in self.params:
                 raise self.fail(

@@ -1,13 +1,19 @@
-"""What every subcommand shares: one-line usage errors, ``--param NAME=N`` parsing and
-finite-number options."""
+"""What every subcommand shares: one-line usage errors, ``--param NAME=N`` parsing,
+finite-number options and the ``--max-memory`` option."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import click
+
+from intervm.model.budget import MemoryBudget
+from intervm.spec.errors import ParamError
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_PARAM_DIGITS = 40  # a longer integer is a typo (and int() refuses 4300+ digits)
 
 
 def one_line(text: str) -> str:
@@ -50,6 +56,10 @@ def parse_params(values: Sequence[str]) -> dict[str, int]:
         if not eq or not name.strip() or not val.strip().lstrip("-").isdigit():
             raise click.BadParameter(f"{item!r} is not NAME=INTEGER (e.g. capacity=3)",
                                      param_hint="--param")
+        if len(val.strip().lstrip("-")) > MAX_PARAM_DIGITS:
+            raise click.BadParameter(f"{name.strip()}: {len(val.strip())} digits is far "
+                                     "larger than any parameter can be; give a small "
+                                     "integer (e.g. capacity=3)", param_hint="--param")
         out[name.strip()] = int(val)
     return out
 
@@ -75,3 +85,33 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number; give a number such as 10",
                       param, ctx)
         return super().convert(number, param, ctx)
+
+
+class MemorySize(click.ParamType[MemoryBudget]):
+    """``4G``, ``512M``, ... → :class:`MemoryBudget` (a bad value is one usage line)."""
+
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> MemoryBudget:
+        if isinstance(value, MemoryBudget):
+            return value
+        try:
+            return MemoryBudget.parse(str(value))
+        except ParamError as e:
+            self.fail(str(e), param, ctx)
+
+
+def max_memory_option(f: F) -> F:
+    """``--max-memory SIZE`` (default: half the available memory), as ``max_memory``:
+    a :class:`MemoryBudget`."""
+    return click.option(
+        "--max-memory", "max_memory", type=MemorySize(), default=None,
+        help="Memory a search may add, e.g. 4G or 512M (K/M/G/T are powers of 1024; "
+             "default: half the memory available at start). Past it the search stops "
+             "with UNKNOWN.")(f)
+
+
+def budget_of(value: MemoryBudget | None) -> MemoryBudget:
+    """The ``--max-memory`` value, or the default budget."""
+    return value if value is not None else MemoryBudget.default()

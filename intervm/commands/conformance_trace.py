@@ -17,10 +17,18 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from intervm.commands._common import OneLineErrors, OneLineUsageError, one_line, parse_params
+from intervm.commands._common import (
+    OneLineErrors,
+    OneLineUsageError,
+    budget_of,
+    max_memory_option,
+    one_line,
+    parse_params,
+)
 from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance.report import Report, to_json, to_junit_xml, to_table
 from intervm.conformance.tracecheck import check_lines
+from intervm.model.budget import MemoryBudget
 from intervm.model.compile import MEMORY_MODELS
 from intervm.spec.errors import IntervmError, TraceError
 from intervm.spec.textfile import read_text
@@ -51,9 +59,10 @@ def _write(path: Path, text: str, what: str) -> None:
               help="Also write the report as JSON.")
 @click.option("--junit", "junit_out", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JUnit XML.")
+@max_memory_option
 def check_trace(trace_file: Path, protocol: str | None, variant: str | None,
                 memory_model: str, params: tuple[str, ...], json_out: Path | None,
-                junit_out: Path | None) -> None:
+                junit_out: Path | None, max_memory: MemoryBudget | None) -> None:
     """Validate a recorded JSON-lines trace against a spec (docs/trace-format.md)."""
     try:
         values = parse_params(params)
@@ -75,7 +84,8 @@ def check_trace(trace_file: Path, protocol: str | None, variant: str | None,
                 with open(trace_file, encoding="utf-8") as f:
                     if read_header(f).get("protocol") == "timer":
                         chosen = "seqlock"
-        result = check_lines(trace_file, protocol, chosen, memory_model, values)
+        result = check_lines(trace_file, protocol, chosen, memory_model, values,
+                             memory=budget_of(max_memory))
     except (IntervmError, KeyError, OSError, UnicodeDecodeError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         if isinstance(e, OSError) and not isinstance(e, IntervmError):

@@ -11,7 +11,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from intervm.commands._common import OneLineErrors, parse_params
+from intervm.commands._common import OneLineErrors, budget_of, max_memory_option, parse_params
+from intervm.model.budget import MemoryBudget
 from intervm.model.compile import MEMORY_MODELS
 from intervm.model.lesson import Lesson, compile_variant, prepare
 from intervm.model.narrate import Narration, contrast, narrate
@@ -55,8 +56,9 @@ def print_narration(console: Console, n: Narration) -> None:
 
 
 def explain_lesson(console: Console, les: Lesson, *, show_fix: bool = True,
-                   table: bool = False) -> None:
-    """Print the narration of ``les`` and, with ``show_fix``, its contrast."""
+                   table: bool = False, memory: MemoryBudget | None = None) -> None:
+    """Print the narration of ``les`` and, with ``show_fix``, its contrast (searched
+    within the memory budget ``memory``)."""
     v = les.protocol.variant(les.variant)
     console.print(Text(f"{les.protocol.name}/{les.variant}: {v.doc}", style="italic"))
     console.print(Text(f"Shortest counterexample to {les.prop} under "
@@ -77,8 +79,9 @@ def explain_lesson(console: Console, les: Lesson, *, show_fix: bool = True,
     fv = les.protocol.variant(les.fixed)
     console.print(Text(f"The fix: {les.protocol.name}/{les.fixed}: {fv.doc}", style="italic"))
     fspec, fsys = compile_variant(les.protocol, les.fixed, les.memory_model,
-                                  {k: v for k, v in les.params if v is not None})
-    print_narration(console, contrast(les.trace, les.system, fsys, fspec, les.fixed))
+                                  {k: v for k, v in les.params if v is not None}, memory)
+    print_narration(console, contrast(les.trace, les.system, fsys, fspec, les.fixed,
+                                      memory=memory))
 
 
 @click.command(cls=OneLineErrors)
@@ -97,19 +100,23 @@ def explain_lesson(console: Console, les: Lesson, *, show_fix: bool = True,
                    "default knobs, else the nearest variant keeping the property)")
 @click.option("--no-fix", is_flag=True, help="narrate the counterexample only")
 @click.option("--table", is_flag=True, help="also print the two-column trace table")
+@max_memory_option
 def explain(protocol: str, variant: str, prop: str | None, memory_model: str | None,
-            params: tuple[str, ...], fixed: str | None, no_fix: bool, table: bool) -> None:
+            params: tuple[str, ...], fixed: str | None, no_fix: bool, table: bool,
+            max_memory: MemoryBudget | None) -> None:
     """Narrate the shortest counterexample of VARIANT, then replay its schedule on the
     fixed variant. PROTOCOL: a built-in name (coalescing, timer) or a protocol FILE.py.
 
     Example: intervm explain coalescing no_recheck
     """
     console = Console(highlight=False, soft_wrap=True)
+    budget = budget_of(max_memory)
     try:
         proto = load_protocol(protocol)
-        les = prepare(proto, variant, prop, memory_model, parse_params(params), fixed)
+        les = prepare(proto, variant, prop, memory_model, parse_params(params), fixed,
+                      memory=budget)
+        explain_lesson(console, les, show_fix=not no_fix, table=table, memory=budget)
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     except click.BadParameter as e:
         raise click.ClickException(e.format_message()) from None
-    explain_lesson(console, les, show_fix=not no_fix, table=table)

@@ -12,8 +12,15 @@ from pathlib import Path
 
 import click
 
-from intervm.commands._common import OneLineErrors, one_line, parse_params
+from intervm.commands._common import (
+    OneLineErrors,
+    budget_of,
+    max_memory_option,
+    one_line,
+    parse_params,
+)
 from intervm.commands._output import check_output, write_output
+from intervm.model.budget import MemoryBudget
 from intervm.model.compile import MEMORY_MODELS, compile_spec
 from intervm.model.explicit import explore
 from intervm.model.graph_dot import DEFAULT_MAX_STATES, FORMATS, render, state_graph
@@ -38,8 +45,10 @@ from intervm.spec.protocols import get_protocol
               show_default=True, help="Refuse to draw bigger graphs.")
 @click.option("--trace-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the highlighted run as a trace file (for intervm diagram).")
+@max_memory_option
 def graph(protocol: str, variant: str, out: Path, memory_model: str, params: tuple[str, ...],
-          prop: str | None, buffer: int, max_states: int, trace_out: Path | None) -> None:
+          prop: str | None, buffer: int, max_states: int, trace_out: Path | None,
+          max_memory: MemoryBudget | None) -> None:
     """Draw the state graph of PROTOCOL's VARIANT (a small finite instance)."""
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -59,9 +68,12 @@ def graph(protocol: str, variant: str, out: Path, memory_model: str, params: tup
                                    f"{memory_model}; choose {', '.join(v.memory_models)}")
         values = proto.params_for(variant, unbounded=False)
         values.update(overrides)
-        system = replace(compile_spec(proto.spec(variant), values, memory_model, buffer),
-                         variant=variant)
-        g = explore(system, max_states=max_states + 1, variant=variant)
+        budget = budget_of(max_memory)
+        system = replace(compile_spec(proto.spec(variant), values, memory_model, buffer,
+                                      budget=budget), variant=variant)
+        g = explore(system, max_states=max_states + 1, variant=variant, memory=budget)
+        if g.stopped:
+            raise click.ClickException(f"no graph: the search is UNKNOWN ({g.stopped})")
         pic = state_graph(g, prop, max_states)
         dot = pic.to_dot()
         data = dot.encode() if fmt == "dot" else render(dot, fmt)

@@ -20,8 +20,9 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from intervm.commands._common import OneLineErrors, parse_params
+from intervm.commands._common import OneLineErrors, budget_of, max_memory_option, parse_params
 from intervm.commands.explain import load_protocol
+from intervm.model.budget import MemoryBudget
 from intervm.model.compile import MEMORY_MODELS
 from intervm.model.game import Game
 from intervm.model.lesson import compile_variant, default_memory_model, default_property
@@ -52,7 +53,10 @@ def _report(console: Console, game: Game, seen: set[str]) -> None:
         if prop in seen:
             continue
         seen.add(prop)
-        best = game.shortest(prop)
+        try:
+            best = game.shortest(prop)
+        except ParamError:  # the search for the shortest one did not finish
+            best = None
         head = HEADLINES.get(prop, f"Invariant {prop} is broken.")
         console.print(Text(f"VIOLATION after {game.steps} steps: {head}", style="bold red"))
         if best is not None:
@@ -131,8 +135,10 @@ def session(console: Console, game: Game, lines: TextIO, interactive: bool) -> i
               help="override a finite-check parameter (e.g. requests=1)")
 @click.option("--script", type=click.Path(path_type=Path), default=None,
               help="read the choices from FILE (one per line) instead of stdin")
+@max_memory_option
 def play(protocol: str, variant: str, prop: str | None, memory_model: str | None,
-         params: tuple[str, ...], script: Path | None) -> None:
+         params: tuple[str, ...], script: Path | None,
+         max_memory: MemoryBudget | None) -> None:
     """Schedule the VMs of VARIANT yourself and try to break it.
 
     Example: intervm play coalescing no_recheck
@@ -149,16 +155,25 @@ def play(protocol: str, variant: str, prop: str | None, memory_model: str | None
                               if target and proto.variant(variant).violated.get(target)
                               else "sc")
         given = parse_params(params)
-        spec, system = compile_variant(proto, variant, mm, given)
-        game = Game(system, spec, target=target)
+        budget = budget_of(max_memory)
+        spec, system = compile_variant(proto, variant, mm, given, budget)
+        game = Game(system, spec, target=target, memory=budget)
+        best: int | None = None
+        unknown = ""
+        if target is not None:
+            try:
+                best = game.shortest(target)
+            except ParamError as e:  # UNKNOWN: the game can still be played
+                unknown = str(e)
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     except click.BadParameter as e:
         raise click.ClickException(e.format_message()) from None
     console.print(Text(f"{proto.name}/{variant} under {mm.upper()} ({system.param_text}): "
                        f"{proto.variant(variant).doc}", style="italic"))
-    if target is not None:
-        best = game.shortest(target)
+    if unknown:
+        console.print(Text(f"Goal: break {target} ({unknown})."))
+    elif target is not None:
         console.print(Text(f"Goal: break {target}"
                            + (f" (the shortest way takes {best} steps)." if best else
                               " (it cannot be broken here).")))

@@ -21,11 +21,14 @@ from intervm.commands._common import (
     FiniteFloat,
     OneLineErrors,
     OneLineUsageError,
+    budget_of,
+    max_memory_option,
     one_line,
     parse_params,
 )
 from intervm.commands._output import OutputError, check_output, write_output
 from intervm.commands.verify import _run_with_progress
+from intervm.model.budget import MemoryBudget
 from intervm.model.check import Cell, Checker, CheckOptions, Job, plan
 from intervm.model.compile import MEMORY_MODELS
 from intervm.model.html_report import Explained, explain, has_run, report_html
@@ -53,9 +56,11 @@ class _ReportCommand(OneLineErrors):
 @click.option("--no-unbounded", is_flag=True, help="Skip the unbounded (Spacer) proofs.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: number of CPUs).")
+@max_memory_option
 def report(out: Path, protocol: str | None, variants: tuple[str, ...],
            memory_models: tuple[str, ...], props: tuple[str, ...], params: tuple[str, ...],
-           timeout: float, buffer: int, no_unbounded: bool, jobs: int | None) -> None:
+           timeout: float, buffer: int, no_unbounded: bool, jobs: int | None,
+           max_memory: MemoryBudget | None) -> None:
     """Check the matrix and write it, with every counterexample explained, to OUT.html."""
     if out.suffix.lower() not in (".html", ".htm"):
         raise click.ClickException(f"{out}: the report is HTML; give a name ending in .html")
@@ -69,7 +74,8 @@ def report(out: Path, protocol: str | None, variants: tuple[str, ...],
     try:
         protocols = [get_protocol(protocol)] if protocol else list(builtin_protocols())
         options = CheckOptions(engine="auto", timeout=timeout, buffer=buffer,
-                               params=overrides, unbounded=not no_unbounded)
+                               params=overrides, unbounded=not no_unbounded,
+                               memory=budget_of(max_memory))
         todo = plan(protocols, variants, memory_models, props)
         if not todo:
             raise OneLineUsageError("the filters select nothing to check", 2)

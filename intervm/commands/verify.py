@@ -17,7 +17,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from intervm.commands._common import FiniteFloat, OneLineErrors, OneLineUsageError, parse_params
+from intervm.commands._common import (
+    FiniteFloat,
+    OneLineErrors,
+    OneLineUsageError,
+    budget_of,
+    max_memory_option,
+    one_line,
+    parse_params,
+)
+from intervm.model.budget import MemoryBudget
 from intervm.model.check import ENGINES, Cell, CheckOptions, Job, plan, run, unsendable
 from intervm.model.compile import MEMORY_MODELS
 from intervm.model.render import trace_table
@@ -132,11 +141,12 @@ class _VerifyCommand(OneLineErrors):
 @click.option("--show-trace", is_flag=True, help="Print each counterexample as an interleaving.")
 @click.option("--show-invariant", is_flag=True, help="Print each inductive invariant found.")
 @click.option("--list", "list_only", is_flag=True, help="List protocols, variants, properties.")
+@max_memory_option
 def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, variants: tuple[str, ...],
            memory_models: tuple[str, ...], props: tuple[str, ...], engine: str,
            params: tuple[str, ...], timeout: float, bmc_depth: int, buffer: int,
            no_unbounded: bool, jobs: int | None, as_json: bool, show_trace: bool,
-           show_invariant: bool, list_only: bool) -> None:
+           show_invariant: bool, list_only: bool, max_memory: MemoryBudget | None) -> None:
     """Check every variant × memory model × property and print the verdict matrix.
 
     SPEC_FILE is a Python file declaring your own protocol (see docs/user-protocols.md).
@@ -153,9 +163,13 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
         if list_only:
             _list(console, protocols)
             return
+        try:
+            values = parse_params(params)
+        except click.BadParameter as e:
+            raise OneLineUsageError(one_line(e.format_message()), 2) from None
         options = CheckOptions(engine=engine, timeout=timeout, bmc_depth=bmc_depth,
-                               buffer=buffer, params=parse_params(params),
-                               unbounded=not no_unbounded)
+                               buffer=buffer, params=values,
+                               unbounded=not no_unbounded, memory=budget_of(max_memory))
         todo = plan(protocols, variants, memory_models, props)
         if not todo:
             raise OneLineUsageError("the filters select nothing to check", 2)
@@ -173,6 +187,11 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
         for t in matrix_tables(cells):
             console.print(t)
         console.print(LEGEND, style="dim")
+        for c in cells:  # the table cuts reasons short; a budget's says what to change
+            if c.verdict is not None and c.verdict.reason.startswith("memory budget"):
+                console.print(f"{c.protocol}/{c.variant} {c.memory_model.upper()} {c.prop}: "
+                              f"{c.verdict.text}", style="magenta", markup=False,
+                              soft_wrap=True)
         if show_trace or show_invariant:
             _details(console, cells, todo, show_trace, show_invariant, options)
         summary = f"{len(cells)} verdicts, {len(bad)} differ from what the variants declare"
