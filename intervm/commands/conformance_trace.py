@@ -20,7 +20,7 @@ from rich.console import Console
 from intervm.commands._common import OneLineErrors, OneLineUsageError, one_line, parse_params
 from intervm.conformance.report import Report, to_json, to_junit_xml, to_table
 from intervm.conformance.tracecheck import check_lines
-from intervm.model.compile import MEMORY_MODELS
+from intervm.model import memory
 from intervm.spec.errors import IntervmError
 
 
@@ -44,7 +44,7 @@ def _write(path: Path, text: str) -> None:
               help="Protocol of the trace (default: the trace's header).")
 @click.option("--variant", default=None,
               help="Spec variant to check against (default: correct / seqlock).")
-@click.option("--memory-model", "memory_model", type=click.Choice(MEMORY_MODELS),
+@click.option("--memory-model", "memory_model", type=click.Choice(memory.names()),
               default="sc", show_default=True, help="Memory model of the spec.")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               help="Spec parameter (e.g. capacity=4); overrides the header.")

@@ -14,7 +14,8 @@ import click
 
 from intervm.commands._common import OneLineErrors, one_line, parse_params
 from intervm.commands._pictures import write_atomic
-from intervm.model.compile import MEMORY_MODELS, compile_spec
+from intervm.model import memory
+from intervm.model.compile import compile_spec
 from intervm.model.explicit import explore
 from intervm.model.graph_dot import DEFAULT_MAX_STATES, FORMATS, render, state_graph
 from intervm.spec.errors import IntervmError
@@ -26,7 +27,7 @@ from intervm.spec.protocols import get_protocol
 @click.argument("variant")
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="FILE.svg, FILE.png or FILE.dot.")
-@click.option("--memory-model", "-m", type=click.Choice(MEMORY_MODELS), default="sc",
+@click.option("--memory-model", "-m", type=click.Choice(memory.names()), default="sc",
               show_default=True)
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               help="Instance parameter (e.g. requests=1); small values keep it readable.")
