@@ -3,7 +3,9 @@ allowing the same outcomes (one definition, two interpretations) on litmus cases
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,3 +190,28 @@ def test_emulator_and_compiled_model_allow_the_same_outcomes(
         observe = ("B.r", "B.s")
     assert compiled_outcomes(spec, model, observe) == allowed
     assert emulator_outcomes(roles, model, seen) == allowed
+
+
+def _name_comparisons(path: Path) -> list[str]:
+    """``x == "tso"``, ``x != "sc"``, ``x in ("tso", "pso")``-style tests in ``path``."""
+    names = set(memory.names())
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.Compare):
+            continue
+        for side in (node.left, *node.comparators):
+            items = side.elts if isinstance(side, ast.Tuple | ast.Set | ast.List) else [side]
+            if any(isinstance(i, ast.Constant) and i.value in names for i in items):
+                out.append(f"{path}:{node.lineno}")
+                break
+    return out
+
+
+def test_no_module_outside_model_memory_compares_model_names() -> None:
+    root = Path(__file__).resolve().parent.parent
+    models = root / "model" / "memory"
+    found = [hit for folder in ("model", "conformance", "spec", "impl", "intervm")
+             for path in sorted((root / folder).rglob("*.py"))
+             if not path.resolve().is_relative_to(models)
+             for hit in _name_comparisons(path)]
+    assert found == []
