@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import assert_never
 
 from intervm.model import memory
-from intervm.model.memory.base import Location
+from intervm.model.memory.base import Footprint, Location
 from intervm.model.memory.buffer import BufferLayout
 from intervm.model.simplify import fold
 from intervm.model.system import (
@@ -132,13 +132,14 @@ class _Compiler:
         )
         self.layouts: dict[str, BufferLayout] = {}
         for p in spec.processes:
-            targets = sorted({s.op.var for s in p.steps if isinstance(s.op, Store)}
-                             - self.dropped)
-            if not targets:
-                continue
-            fences = frozenset(s.op.kind for s in p.steps if isinstance(s.op, Fence))
-            lay = self.model.layout(p.name, buffer, [self.location(t) for t in targets],
-                                    fences)
+            stored = {s.op.var for s in p.steps if isinstance(s.op, Store)} - self.dropped
+            loaded = {s.op.var for s in p.steps if isinstance(s.op, Load | Rmw)} - self.dropped
+            footprint = Footprint(
+                p.name,
+                stores=tuple(self.location(t) for t in sorted(stored)),
+                loads=tuple(self.location(t) for t in sorted(loaded)),
+                fences=frozenset(s.op.kind for s in p.steps if isinstance(s.op, Fence)))
+            lay = self.model.layout(footprint, buffer)
             if lay is not None:
                 self.layouts[p.name] = lay
 

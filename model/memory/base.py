@@ -14,9 +14,10 @@ interpretations that follow the same rules:
 
 >>> from intervm.model.memory import get
 >>> tso = get("tso")
->>> lay = tso.layout("P", 1, (Location("x", 1, False),), frozenset())
+>>> x = Location("x", 1, False)
+>>> lay = tso.layout(Footprint("P", stores=(x,), loads=(), fences=frozenset()), 1)
 >>> from intervm.spec.expr import show
->>> show(tso.load(lay, Location("x", 1, False), None))
+>>> show(tso.load(lay, x, None))
 '(0 < sb.P.n ? sb.P.val0 : x)'
 >>> buf = tso.concrete(None)
 >>> buf.store(("x", None), 1, {}), buf.load(("x", None), {}), buf.flushable({})
@@ -45,6 +46,18 @@ class Location:
     name: str
     var_id: int
     is_array: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """What one process touches, as far as a model needs to know to give it state:
+    the observed locations it stores to and loads from (RMWs count as loads), sorted
+    by name, and the fence kinds its steps use."""
+
+    process: str
+    stores: tuple[Location, ...]
+    loads: tuple[Location, ...]
+    fences: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +160,11 @@ class MemoryModel(ABC):
 
     # ------------------------------------------------------------ state
     @abstractmethod
-    def layout(self, process: str, size: int, targets: Sequence[Location],
-               fences: frozenset[str]) -> BufferLayout | None:
-        """The buffer ``process`` gets (None: none), given the locations it stores to
-        (sliced, never empty) and the fence kinds its steps use."""
+    def layout(self, footprint: Footprint, size: int) -> BufferLayout | None:
+        """The state one process gets (None: none); ``size`` is the buffer depth asked
+        for. Asked for every process. A model with more per-process state than a
+        store buffer returns a subclass of :class:`BufferLayout` and lists its
+        variables in :meth:`state_vars`."""
 
     def state_vars(self, lay: BufferLayout) -> list[str]:
         """The flat variables a process's buffer adds (all start at 0)."""

@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping
 
-from intervm.model.memory.base import Concrete, Loc, Location, MemoryModel
+from intervm.model.memory.base import Concrete, Footprint, Loc, MemoryModel
 from intervm.model.memory.buffer import BufferLayout
 
 
@@ -50,8 +50,7 @@ class SC(MemoryModel):
     rank = 0
     summary = "every load and store acts on shared memory at once"
 
-    def layout(self, process: str, size: int, targets: Sequence[Location],
-               fences: frozenset[str]) -> BufferLayout | None:
+    def layout(self, footprint: Footprint, size: int) -> BufferLayout | None:
         return None
 
     def concrete(self, depth: int | None) -> Concrete:

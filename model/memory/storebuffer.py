@@ -26,6 +26,7 @@ from typing import ClassVar
 from intervm.model.memory.base import (
     Concrete,
     Effect,
+    Footprint,
     Internal,
     Loc,
     Location,
@@ -120,13 +121,13 @@ class StoreBufferModel(MemoryModel):
     buffered = True
     store_barrier: ClassVar[bool] = False  # a store fence marks the next buffered store
 
-    def layout(self, process: str, size: int, targets: Sequence[Location],
-               fences: frozenset[str]) -> BufferLayout | None:
-        if not targets:
+    def layout(self, footprint: Footprint, size: int) -> BufferLayout | None:
+        targets = footprint.stores
+        if not targets:  # a process that never stores needs no buffer
             return None
-        return BufferLayout(process, size, tuple(t.name for t in targets),
+        return BufferLayout(footprint.process, size, tuple(t.name for t in targets),
                             any(t.is_array for t in targets),
-                            self.store_barrier and "store" in fences)
+                            self.store_barrier and "store" in footprint.fences)
 
     def concrete(self, depth: int | None) -> Concrete:
         return StoreBuffer(depth, self.reorders_stores, self.store_barrier)
