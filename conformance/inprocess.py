@@ -577,11 +577,11 @@ def spec_schedule(target: Target, prop: str) -> list[str] | None:
     for stp in verdict.trace.steps:
         c = system.commands[sem.command_index(stp.command)]
         if c.process in roles and c.kind == "flush":
-            entry = c.name.partition(",")[2].rstrip(")")
+            entry = memory.get(system.memory_model).internal_entry(c.name)
             lay = next(b for b in system.buffers if b.process == c.process)
-            var = ids.get(before.get(lay.var(int(entry)), 0), "") if entry else ""
+            var = ids.get(before.get(lay.var(entry), 0), "") if entry is not None else ""
             fld = binding.field_for(var) if binding is not None and var else None
-            out.append(f"flush({c.process},={fld or var})" if entry else
+            out.append(f"flush({c.process},={fld or var})" if entry is not None else
                        f"flush({c.process})")
         elif c.process in roles and c.access is not None and c.access.observed:
             out.append(c.process)

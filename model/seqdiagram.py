@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from intervm.model import memory
 from intervm.model.memory.buffer import is_buffer_var, lane
 from intervm.model.render import buffer_entries, interrupt_text
 from intervm.model.system import BufferInfo, CAlways, CEventually, CSometimes, System
@@ -101,7 +102,7 @@ def _row(system: System, name: str, process: str, before: Mapping[str, Any],
     buf = next((b for b in system.buffers if b.process == p), None)
     if cmd.kind == "flush":
         assert buf is not None
-        j = int(m.group(1)) if (m := re.search(r",(\d+)\)$", name)) else 0
+        j = memory.get(system.memory_model).internal_entry(name) or 0
         ents = buffer_entries(system, buf, before)
         entry = ents[j].lstrip("|") if j < len(ents) else "?"
         return Row("flush", lane(p), MEMORY, f"flush {entry}", command=name)

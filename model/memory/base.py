@@ -217,6 +217,11 @@ class MemoryModel(ABC):
         targets, in ``lay.targets`` order), with their fairness groups."""
         return []
 
+    def internal_entry(self, name: str) -> int | None:
+        """Which buffer entry the background move ``name`` (one of :meth:`internal`'s
+        names) makes visible; None: the oldest."""
+        return None
+
     # ------------------------------------------------------------ concrete
     @abstractmethod
     def concrete(self, depth: int | None) -> Concrete:

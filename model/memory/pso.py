@@ -7,6 +7,8 @@ blocks.
 
 >>> MODEL.name, MODEL.reorders_stores, MODEL.flush_name("P", 1)
 ('pso', True, 'flush(P,1)')
+>>> MODEL.internal_entry("flush(P,1)")
+1
 """
 
 from __future__ import annotations

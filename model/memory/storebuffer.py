@@ -187,6 +187,11 @@ class StoreBufferModel(MemoryModel):
     def flush_name(self, process: str, slot: int) -> str:
         return f"flush({process},{slot})" if self.reorders_stores else f"flush({process})"
 
+    def internal_entry(self, name: str) -> int | None:
+        if not self.reorders_stores:
+            return None
+        return int(name.rpartition(",")[2].rstrip(")"))
+
     def flush_text(self, process: str, slot: int) -> str:
         return (f"{process}'s buffered store #{slot} reaches memory" if self.reorders_stores
                 else f"{process}'s oldest buffered store reaches memory")

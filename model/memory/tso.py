@@ -3,8 +3,8 @@
 Only the oldest entry may flush, so stores reach memory in program order; a store
 fence orders nothing that is not already ordered.
 
->>> MODEL.name, MODEL.reorders_stores, MODEL.flush_name("P", 0)
-('tso', False, 'flush(P)')
+>>> MODEL.name, MODEL.reorders_stores, MODEL.flush_name("P", 0), MODEL.internal_entry("flush(P)")
+('tso', False, 'flush(P)', None)
 """
 
 from __future__ import annotations
