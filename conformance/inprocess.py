@@ -58,19 +58,13 @@ from intervm.conformance.implementation import (
     oracle_for,
 )
 from intervm.conformance.refine import Divergence, Validator
-from intervm.conformance.sched import (
-    MEMORY_MODELS,
-    Access,
-    Loc,
-    Role,
-    Run,
-    TargetAborted,
-    TesterError,
-)
+from intervm.conformance.sched import Access, Loc, Role, Run, TargetAborted, TesterError
 from intervm.conformance.tracecheck import system_for
+from intervm.model import memory
 from intervm.model.compile import compile_spec
 from intervm.model.evaluate import Semantics
 from intervm.model.explicit import check, explore
+from intervm.model.memory.buffer import count_var
 from intervm.model.system import System
 from intervm.model.trace import Trace, TraceStep
 from intervm.spec.errors import TraceError, ended_by
@@ -144,9 +138,9 @@ class Target:
 
     @staticmethod
     def of(impl: Implementation, memory_model: str, refine: bool = True) -> Target:
-        if memory_model not in MEMORY_MODELS:
+        if memory_model not in memory.MODELS:
             raise TesterError(f"memory model {memory_model!r} is not one of "
-                              f"{', '.join(MEMORY_MODELS)}")
+                              f"{', '.join(memory.names())}")
         if impl.buffer < 1:
             raise TesterError(f"implementation {impl.name} declares buffer={impl.buffer}: a "
                               "store buffer needs at least 1 entry (2, the default, is the "
@@ -331,8 +325,8 @@ def snapshot(run: Run) -> dict[str, Any]:
     for (f, i), v in sorted(run.memory.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
         out[f if i is None else f"{f}[{i}]"] = v
     for r in run.roles:
-        if run.memory_model != "sc":
-            out[f"sb.{r}.n"] = len(run.buffer(r))
+        if run.model.buffered:
+            out[count_var(r)] = len(run.buffer(r))
     for d, p in run.pending_irq.items():
         out[f"pending.{d}"] = int(p)
     return out
@@ -392,7 +386,7 @@ def machine_for(target: Target, counter: list[float]) -> type[RuleBasedStateMach
             for k in range(n):
                 if r.can_move(_r):
                     decision = _r
-                elif r.memory_model == "tso" and r.buffer(_r):
+                elif r.buffer(_r) and not r.model.reorders_stores:
                     decision = f"flush({_r})"
                 elif r.buffer(_r):  # PSO: which location's oldest store goes first
                     decision = f"flush({_r},{pick % len(r.flushable(_r))})"
@@ -403,12 +397,13 @@ def machine_for(target: Target, counter: list[float]) -> type[RuleBasedStateMach
                     check_now(self)
         ns[f"step_{role}"] = precondition(can(role))(rule()(step))
         ns[f"run_{role}"] = precondition(can(role))(rule(n=st.integers(2, BURST), pick=st.integers(0, 3))(run))
-        if target.memory_model == "tso":
+        model = memory.get(target.memory_model)
+        if model.buffered and not model.reorders_stores:
             def flush(self: Any, n: int, _r: str = role) -> None:
                 burst(self, f"flush({_r})", n, lambda: bool(self.s.run.buffer(_r)))
             ns[f"flush_{role}"] = precondition(has_buffer(role))(
                 rule(n=st.integers(1, target.impl.buffer))(flush))
-        elif target.memory_model == "pso":
+        elif model.buffered:
             def flush_pso(self: Any, pick: int, _r: str = role) -> None:
                 counter[1] += 1
                 n = len(self.s.run.flushable(_r))
@@ -600,10 +595,11 @@ def spec_schedule(target: Target, prop: str) -> list[str] | None:
     for stp in verdict.trace.steps:
         c = system.commands[sem.command_index(stp.command)]
         if c.process in roles and c.kind == "flush":
-            entry = c.name.partition(",")[2].rstrip(")")
-            var = ids.get(before.get(f"sb.{c.process}.var{entry}", 0), "") if entry else ""
+            entry = memory.get(system.memory_model).internal_entry(c.name)
+            lay = next(b for b in system.buffers if b.process == c.process)
+            var = ids.get(before.get(lay.var(entry), 0), "") if entry is not None else ""
             fld = binding.field_for(var) if binding is not None and var else None
-            out.append(f"flush({c.process},={fld or var})" if entry else
+            out.append(f"flush({c.process},={fld or var})" if entry is not None else
                        f"flush({c.process})")
         elif c.process in roles and c.access is not None and c.access.observed:
             out.append(c.process)
@@ -626,7 +622,7 @@ def minimize(target: Target, violation: Violation, schedule: tuple[str, ...], tr
     def form(sched: Sequence[str]) -> list[str]:
         """PSO flushes named by location, so that deleting or moving an earlier
         decision does not change which store a later flush makes visible."""
-        if target.memory_model != "pso":
+        if not memory.get(target.memory_model).reorders_stores:
             return [c.split(":", 1)[0] for c in sched]
         return [f"flush({_role_of(c)},="
                 f"{c.split(' flush ', 1)[1].split(' := ')[0]})"

@@ -39,6 +39,7 @@ from typing import Any
 
 from intervm.conformance.binding import Binding
 from intervm.conformance.events import Event
+from intervm.model import memory as memory_models
 from intervm.model.budget import (
     BudgetExceeded,
     MemoryBudget,
@@ -54,10 +55,12 @@ from intervm.model.codegen import (
     compile_projection,
 )
 from intervm.model.evaluate import Fn, Semantics, State
+from intervm.model.memory.base import Location
+from intervm.model.memory.buffer import count_var, is_buffer_var
 from intervm.model.render import buffers_text, interrupt_text, memory_text, step_text
 from intervm.model.system import Access, Command, System
 from intervm.spec.errors import EngineError, TraceError
-from intervm.spec.expr import Expr, Var, and_, eq, gt, ite
+from intervm.spec.expr import Expr, Var, eq
 
 MAX_CLOSURE = 50_000
 ENCODED = 4096  # per field, the encoded values remembered
@@ -149,6 +152,7 @@ class Validator:
                  memory: MemoryBudget | None = None):
         system = omit_steps(system, binding)
         self.system = system
+        self.model = memory_models.get(system.memory_model)
         self.binding = binding
         # the memory budget: the initial state must fit, and the state sets may grow the
         # process by at most ``memory`` (sampled every ``_every`` states of a closure)
@@ -257,7 +261,7 @@ class Validator:
                 if moves:
                     groups.append(moves)
             flushes: list[tuple[int, int | None]] = [(rc.index, None) for rc in self.flushes[p]]
-            shape.append((pci, self.pos[f"sb.{p}.n"] if flushes else -1, per_pc,
+            shape.append((pci, self.pos[count_var(p)] if flushes else -1, per_pc,
                           len(groups) if flushes else -1))
             if flushes:
                 groups.append(flushes)
@@ -466,9 +470,10 @@ class Validator:
                              self._view_fn(proc, target) if extra else None, _NONE)
             case "fence" if b.extra_fences:
                 # an unmatched store fence is allowed; a full one asserts an empty buffer
-                npos = self.pos.get(f"sb.{proc}.n")
+                npos = self.pos.get(count_var(proc))
+                drains = e.fence is not None and self.model.fence_drains(e.fence)
                 return _Plan(proc, target, pci, steps, None, None,
-                             _ALWAYS if e.fence == "store" or npos is None else npos)
+                             npos if drains and npos is not None else _ALWAYS)
             case _:
                 return _Plan(proc, target, pci, steps, None, None, _NONE)
 
@@ -495,19 +500,10 @@ class Validator:
         return fn
 
     def _view_expr(self, proc: str, var: str) -> Expr:
-        """What ``proc`` would load from scalar ``var`` (its newest buffered store to
-        it, or memory) as an expression."""
-        out: Expr = Var(var)
-        for buf in reversed(self.system.buffers):
-            if buf.process != proc or var not in buf.targets:
-                continue
-            n, vid = Var(f"sb.{proc}.n"), self.system.shared.index(var) + 1
-            for k in range(buf.size):  # the newest entry is tested first
-                here = gt(n, k)
-                if buf.with_var:
-                    here = and_(here, eq(Var(f"sb.{proc}.var{k}"), vid))
-                out = ite(here, Var(f"sb.{proc}.val{k}"), out)
-        return out
+        """What ``proc`` would load from scalar ``var`` now, as the memory model says
+        (under TSO/PSO: its newest buffered store to it, or memory)."""
+        lay = next((b for b in self.system.buffers if b.process == proc), None)
+        return self.model.view(lay, Location(var, self.system.shared.index(var) + 1, False))
 
     # ------------------------------------------------------------------ reporting
 
@@ -569,7 +565,7 @@ def omit_steps(system: System, binding: Binding) -> System:
     ordering is exactly what the implementation does not provide)."""
     if not binding.omitted_steps:
         return system
-    from intervm.spec.expr import Const, Var, eq
+    from intervm.spec.expr import Const
 
     found: set[str] = set()
     cmds = []
@@ -586,7 +582,7 @@ def omit_steps(system: System, binding: Binding) -> System:
         found.add(name)
         pc = eq(Var(f"pc.{c.process}"), Const(system.label_names(c.process).index(c.label)))
         cmds.append(replace(c, guard=pc, updates=tuple(
-            (v, e) for v, e in c.updates if not v.startswith("sb."))))
+            (v, e) for v, e in c.updates if not is_buffer_var(v))))
     missing = sorted(binding.omitted_steps - found)
     if missing:
         raise TraceError(
@@ -596,7 +592,7 @@ def omit_steps(system: System, binding: Binding) -> System:
 
 
 def _old_expr(a: Access) -> Any:
-    from intervm.spec.expr import Select, Var
+    from intervm.spec.expr import Select
 
     assert a.var is not None
     return Var(a.var) if a.index is None else Select(a.var, a.index)
@@ -633,7 +629,7 @@ def _relevant(system: System) -> set[str]:
 
 
 def _reads(e: Any) -> set[str]:
-    from intervm.spec.expr import Bin, Const, Ite, Not, Select, Update, Var
+    from intervm.spec.expr import Bin, Const, Ite, Not, Select, Update
 
     match e:
         case Var(name):

@@ -3,9 +3,10 @@
 Each role of an implementation runs its real Python code in its own thread, but only
 one thread runs at a time: every shared access announces itself and blocks until the
 schedule picks that role (a baton). The access is then performed here, on emulated
-memory, under SC, x86-TSO (one FIFO store buffer per role, store forwarding, full
-fences, RMWs and doorbells drain it) or PSO (one FIFO per role and location; a store
-fence drains the buffer). Flushing a buffered store is a separate, scheduled step.
+memory, under a memory model of ``model/memory`` (SC, x86-TSO, PSO): each role gets
+the model's concrete stepper (:meth:`~intervm.model.memory.base.MemoryModel.concrete`),
+the same rules the compiler states symbolically, so the schedules allowed here are the
+checker's. Flushing a buffered store is a separate, scheduled step.
 ``wait`` on a doorbell is enabled only once the doorbell is pending: there are no
 real timeouts, and a state where no step is enabled while a role still waits is a
 deadlock. Every wait for a thread is bounded.
@@ -29,9 +30,10 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from intervm.impl.access import Fence
-from intervm.spec.errors import ended_by
+from intervm.model import memory
+from intervm.model.memory.base import Concrete
+from intervm.spec.errors import ParamError, ended_by
 
-MEMORY_MODELS = ("sc", "tso", "pso")
 HANDOFF_S = 10.0  # longest a role may compute between two shared accesses
 
 
@@ -44,7 +46,7 @@ class Emit(Protocol):
 
 
 Role = Callable[[Any, Emit], object]  # (SharedAccess, emit) -> ignored
-Loc = tuple[str, int | None]
+Loc = tuple[str, int | None]  # same as intervm.model.memory.base.Loc
 
 
 class TesterError(Exception):
@@ -146,7 +148,11 @@ class _RoleState:
     done: bool = False
     error: BaseException | None = None
     thread: threading.Thread | None = None
-    buffer: list[tuple[Loc, int]] = field(default_factory=list)
+    mem: Concrete | None = None  # the memory model's per-role state
+    @property
+    def model(self) -> Concrete:
+        assert self.mem is not None
+        return self.mem
 
 
 class _Access:
@@ -193,16 +199,18 @@ class Run:
                  emit: Callable[[str, int], None] | None = None,
                  buffer_size: int | None = None,
                  registers: frozenset[str] = frozenset()):
-        if memory_model not in MEMORY_MODELS:
-            raise TesterError(f"memory model {memory_model!r} is not one of "
-                              f"{', '.join(MEMORY_MODELS)}")
+        try:
+            self.model = memory.get(memory_model)
+        except ParamError as e:
+            raise TesterError(str(e)) from None
         self.memory_model = memory_model
         self.buffer_size = buffer_size  # None: unbounded store buffers
         self.registers = registers
         self.latched = dict(doorbells or {})
         self.memory: dict[Loc, int] = dict(initial or {})
         self.pending_irq: dict[str, bool] = dict.fromkeys(self.latched, False)
-        self.roles = {n: _RoleState(n, fn) for n, fn in roles.items()}
+        self.roles = {n: _RoleState(n, fn, mem=self.model.concrete(buffer_size))
+                      for n, fn in roles.items()}
         self.log: list[Access] = []
         # per role its main channel; "ROLE.CHANNEL" for a named channel
         self.outputs: dict[str, list[int]] = {n: [] for n in roles}
@@ -298,43 +306,31 @@ class Run:
         op = r.pending
         if op is None or r.done:
             return False
-        weak = self.memory_model != "sc"
         match op.kind:
             case "load":
                 return True
             case "store":  # a full store buffer stalls the store until a flush
-                return not (weak and self.buffer_size is not None and op.field not in
-                            self.registers and len(r.buffer) >= self.buffer_size)
+                return op.field in self.registers or r.model.can_store()
             case "fence":
-                if op.fence is Fence.FULL or self.memory_model == "pso":
-                    return not r.buffer
-                return True
+                return r.model.can_fence(op.fence.value)
             case "rmw" | "notify":
-                return not (weak and r.buffer)
+                return r.model.drained()
             case "wait":
                 if not self.latched.get(op.field, True) and not op.entered:
                     return True  # an edge doorbell: first the role starts waiting
-                return self.pending_irq.get(op.field, False) and not (weak and r.buffer)
+                return self.pending_irq.get(op.field, False) and r.model.drained()
             case _:
                 raise TesterError(f"unknown access kind {op.kind!r}")
 
     def flushable(self, role: str) -> list[Loc]:
-        """Locations whose oldest buffered store may flush next (PSO: any location)."""
-        buf = self.roles[role].buffer
-        if not buf:
-            return []
-        if self.memory_model == "tso":
-            return [buf[0][0]]
-        seen: list[Loc] = []
-        for loc, _ in buf:
-            if loc not in seen:
-                seen.append(loc)
-        return seen
+        """Locations whose oldest buffered store may flush next (one under TSO; under
+        PSO every location with no store fence before its oldest store)."""
+        return self.roles[role].model.flushable(self.memory)
 
     def enabled(self) -> tuple[str, ...]:
         """Every enabled step: role names and ``flush(ROLE)``, sorted."""
         out = [n for n in self.roles if self.can_move(n)]
-        out += [f"flush({n})" for n in self.roles if self.roles[n].buffer]
+        out += [f"flush({n})" for n in self.roles if self.roles[n].model.flushable(self.memory)]
         return tuple(sorted(out))
 
     def quiescent(self) -> bool:
@@ -354,7 +350,7 @@ class Run:
         return self.roles[role].done
 
     def buffer(self, role: str) -> list[tuple[Loc, int]]:
-        return list(self.roles[role].buffer)
+        return self.roles[role].model.entries()
 
     def read(self, fld: str, index: int | None = None) -> int:
         return self.memory.get((fld, index), 0)
@@ -382,41 +378,32 @@ class Run:
         return acc
 
     def flush(self, role: str, pick: int = 0) -> Access:
-        """Flush the oldest buffered store (PSO: of the ``pick``-th location)."""
+        """Flush the oldest buffered store (PSO: of the ``pick``-th flushable location)."""
         r = self.roles[role]
-        locs = self.flushable(role)
-        if not locs:
+        if not r.model.flushable(self.memory):
             raise TesterError(f"role {role} has no buffered store to flush")
-        loc = locs[pick % len(locs)]
-        k = next(i for i, (lc, _) in enumerate(r.buffer) if lc == loc)
-        _, value = r.buffer.pop(k)
-        self.memory[loc] = value
+        loc, value = r.model.flush(pick, self.memory)
         acc = Access(len(self.log), role, "flush", loc[0], loc[1], value)
         self.log.append(acc)
         return acc
-
-    def _load(self, r: _RoleState, loc: Loc) -> int:
-        for lc, v in reversed(r.buffer):  # store forwarding
-            if lc == loc:
-                return v
-        return self.memory.get(loc, 0)
 
     def _perform(self, r: _RoleState, op: Op) -> Access:
         n = len(self.log)
         loc: Loc = (op.field, op.index)
         match op.kind:
             case "load":
-                r.result = self._load(r, loc)
+                r.result = r.model.load(loc, self.memory)
                 return Access(n, r.name, "load", op.field, op.index, r.result)
             case "store":
-                direct = self.memory_model == "sc" or op.field in self.registers
-                if direct:
+                if op.field in self.registers:  # a device register: never buffered
                     self.memory[loc] = op.value
+                    buffered = False
                 else:
-                    r.buffer.append((loc, op.value))
+                    buffered = r.model.store(loc, op.value, self.memory)
                 return Access(n, r.name, "store", op.field, op.index, op.value,
-                              buffered=not direct)
+                              buffered=buffered)
             case "fence":
+                r.model.fence(op.fence.value)
                 return Access(n, r.name, "fence", fence=op.fence.value)
             case "rmw":
                 old = self.memory.get(loc, 0)

@@ -31,10 +31,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
 from intervm.impl import children
+from intervm.model import memory
 from intervm.model.bmc import bmc
 from intervm.model.budget import MemoryBudget
 from intervm.model.chc import spacer
-from intervm.model.compile import MEMORY_MODELS, compile_spec
+from intervm.model.compile import compile_spec
 from intervm.model.explicit import StateGraph, check, explore
 from intervm.model.kind import kinduction
 from intervm.model.liveness import l2s_spacer, lasso_bmc
@@ -203,9 +204,9 @@ class Checker:
     # ------------------------------------------------------------ one cell
 
     def check(self, variant: str, mm: str, prop: str) -> Cell:
-        if mm not in MEMORY_MODELS:
+        if mm not in memory.MODELS:
             raise ParamError(f"memory model {mm!r} is unknown; choose one of "
-                             f"{', '.join(MEMORY_MODELS)}")
+                             f"{', '.join(memory.names())}")
         v = self.protocol.variant(variant)
         if prop not in self.properties(variant):
             raise ParamError(f"protocol {self.protocol.name!r} has no property {prop!r}; "
@@ -308,9 +309,9 @@ def plan(protocols: Iterable[Protocol], variants: Iterable[str] = (),
     """The jobs (one per protocol × variant × memory model) the filters select."""
     want_v, want_m, want_p = set(variants), set(memory_models), set(props)
     for m in want_m:
-        if m not in MEMORY_MODELS:
+        if m not in memory.MODELS:
             raise ParamError(f"memory model {m!r} is unknown; choose one of "
-                             f"{', '.join(MEMORY_MODELS)}")
+                             f"{', '.join(memory.names())}")
     jobs = []
     seen_v: set[str] = set()
     seen_p: set[str] = set()

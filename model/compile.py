@@ -1,16 +1,10 @@
 """Compile a spec, its parameters and a memory model into a flat :class:`System`.
 
-Memory models are transformations of the same spec, not rewrites of it:
-
-* ``sc``: every load and store acts on memory at once.
-* ``tso`` (x86-TSO, Owens/Sarkar/Sewell): each process gets a FIFO store buffer of
-  ``buffer`` entries; a load takes the newest own buffered store to the same
-  location (forwarding) or memory; a separate ``flush`` command moves the oldest
-  entry to memory; a full fence, a locked RMW, a doorbell write and a wait are
-  enabled only when the own buffer is empty; a full buffer stalls the next store.
-* ``pso``: as TSO, but any entry may flush unless an older entry writes the same
-  location or a store fence separates them (store-store reordering; the fence puts
-  a barrier bit on the next buffered store).
+Memory models are transformations of the same spec, not rewrites of it. The compiler
+keeps control flow (program counters, branches, locals, ghosts, doorbells) and asks the
+memory model (``model/memory/``: SC, x86-TSO, PSO) for every shared access: the state
+it adds per process, each load, store, fence and RMW as guard + updates, what a
+serializing access needs, and its background moves (store-buffer flushes).
 
 >>> from intervm.spec.protocols import get_protocol
 >>> spec = get_protocol("coalescing").spec("correct")
@@ -23,14 +17,16 @@ Memory models are transformations of the same spec, not rewrites of it:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import assert_never
 
+from intervm.model import memory
 from intervm.model.budget import MAX_FLAT_VARS, MemoryBudget, size_text, state_bytes
+from intervm.model.memory.base import Footprint, Location
+from intervm.model.memory.buffer import BufferLayout
 from intervm.model.simplify import fold
 from intervm.model.system import (
     Access,
-    BufferInfo,
     CAlways,
     CEventually,
     Command,
@@ -61,15 +57,11 @@ from intervm.spec.expr import (
     and_,
     eq,
     ge,
-    gt,
     ite,
-    lt,
     mod,
     ne,
-    not_,
     or_,
     show,
-    sub,
 )
 from intervm.spec.syntax import (
     Always,
@@ -99,7 +91,6 @@ from intervm.spec.syntax import (
 )
 from intervm.spec.validate import validate
 
-MEMORY_MODELS = ("sc", "tso", "pso")
 HALTED = "⊥"
 
 
@@ -123,56 +114,10 @@ def injected_var(doorbell: str) -> str:
     return f"injected.{doorbell}"
 
 
-@dataclass(frozen=True, slots=True)
-class BufferLayout:
-    """Which fields one process's store buffer needs (constant fields are dropped)."""
-
-    process: str
-    size: int
-    targets: tuple[str, ...]  # shared variables the process stores to
-    with_index: bool
-    with_barrier: bool = False  # PSO store fences: entries carry a barrier bit
-
-    def n(self) -> str:
-        return f"sb.{self.process}.n"
-
-    def var(self, k: int) -> str:
-        return f"sb.{self.process}.var{k}"
-
-    def idx(self, k: int) -> str:
-        return f"sb.{self.process}.idx{k}"
-
-    def val(self, k: int) -> str:
-        return f"sb.{self.process}.val{k}"
-
-    def bar(self, k: int) -> str:
-        return f"sb.{self.process}.bar{k}"
-
-    def wmb(self) -> str:
-        return f"sb.{self.process}.wmb"
-
-    @property
-    def with_var(self) -> bool:
-        return len(self.targets) > 1
-
-    def fields(self, k: int) -> list[str]:
-        out = [self.val(k)]
-        if self.with_var:
-            out.append(self.var(k))
-        if self.with_index:
-            out.append(self.idx(k))
-        if self.with_barrier:
-            out.append(self.bar(k))
-        return out
-
-
 class _Compiler:
     def __init__(self, spec: Spec, params: Mapping[str, int | None], mm: str, buffer: int,
                  observe: frozenset[str] | None = None):
-        if mm not in MEMORY_MODELS:
-            raise ParamError(
-                f"memory model {mm!r} is unknown; choose one of {', '.join(MEMORY_MODELS)}"
-            )
+        self.model = memory.get(mm)
         if buffer < 1:
             raise ParamError(f"store buffer size {buffer} must be at least 1")
         validate(spec)
@@ -187,18 +132,21 @@ class _Compiler:
             frozenset() if observe is None else frozenset(self.var_ids) - observe
         )
         self.layouts: dict[str, BufferLayout] = {}
-        if mm != "sc":
-            for p in spec.processes:
-                targets = sorted({s.op.var for s in p.steps if isinstance(s.op, Store)}
-                                 - self.dropped)
-                if targets:
-                    with_index = any(spec.shared_var(t).length is not None for t in targets)
-                    barrier = mm == "pso" and any(
-                        isinstance(s.op, Fence) and s.op.kind == "store" for s in p.steps
-                    )
-                    self.layouts[p.name] = BufferLayout(
-                        p.name, buffer, tuple(targets), with_index, barrier
-                    )
+        for p in spec.processes:
+            stored = {s.op.var for s in p.steps if isinstance(s.op, Store)} - self.dropped
+            loaded = {s.op.var for s in p.steps if isinstance(s.op, Load | Rmw)} - self.dropped
+            footprint = Footprint(
+                p.name,
+                stores=tuple(self.location(t) for t in sorted(stored)),
+                loads=tuple(self.location(t) for t in sorted(loaded)),
+                fences=frozenset(s.op.kind for s in p.steps if isinstance(s.op, Fence)))
+            lay = self.model.layout(footprint, buffer)
+            if lay is not None:
+                self.layouts[p.name] = lay
+
+    def location(self, name: str) -> Location:
+        """Shared variable ``name`` as the memory model sees it."""
+        return Location(name, self.var_ids[name], self.spec.shared_var(name).length is not None)
 
     # ------------------------------------------------------------ parameters
 
@@ -316,104 +264,13 @@ class _Compiler:
 
     # ------------------------------------------------------------ memory model
 
-    def load_value(self, proc: str, var: Shared, index: Expr | None) -> Expr:
-        mem: Expr = Var(var.name) if index is None else Select(var.name, index)
-        lay = self.layouts.get(proc)
-        if lay is None or var.name not in lay.targets:
-            return mem
-        out = mem
-        for k in range(lay.size):  # newest matching entry wins: outermost is newest
-            conds = [gt(Var(lay.n()), k)]
-            if lay.with_var:
-                conds.append(eq(Var(lay.var(k)), self.var_ids[var.name]))
-            if lay.with_index:
-                conds.append(eq(Var(lay.idx(k)), index if index is not None else Const(0)))
-            out = ite(and_(*conds), Var(lay.val(k)), out)
-        return out
-
-    def empty_buffer(self, proc: str) -> Expr:
-        lay = self.layouts.get(proc)
-        return TRUE if lay is None else eq(Var(lay.n()), 0)
-
-    def store_updates(
-        self, proc: str, var: Shared, index: Expr | None, value: Expr
-    ) -> tuple[Expr, list[tuple[str, Expr]]]:
-        """(extra guard, updates) of one store under the memory model."""
-        value = self.wrap(var.domain, value)
-        lay = self.layouts.get(proc)
-        if lay is None:
-            if index is None:
-                return TRUE, [(var.name, value)]
-            return TRUE, [(var.name, Update(var.name, index, value))]
-        n = Var(lay.n())
-        ups: list[tuple[str, Expr]] = []
-        for k in range(lay.size):
-            at_k = eq(n, k)
-            ups.append((lay.val(k), ite(at_k, value, Var(lay.val(k)))))
-            if lay.with_var:
-                ups.append((lay.var(k), ite(at_k, self.var_ids[var.name], Var(lay.var(k)))))
-            if lay.with_index:
-                idx = index if index is not None else Const(0)
-                ups.append((lay.idx(k), ite(at_k, idx, Var(lay.idx(k)))))
-            if lay.with_barrier:
-                ups.append((lay.bar(k), ite(at_k, Var(lay.wmb()), Var(lay.bar(k)))))
-        if lay.with_barrier:
-            ups.append((lay.wmb(), Const(0)))
-        ups.append((lay.n(), add(n, 1)))
-        return lt(n, lay.size), ups
-
     def flush_commands(self, proc: str) -> list[Command]:
         lay = self.layouts.get(proc)
         if lay is None:
             return []
-        slots = [0] if self.mm == "tso" else list(range(lay.size))
-        out: list[Command] = []
-        for j in slots:
-            guard_parts = [gt(Var(lay.n()), j)]
-            for k in range(j):  # PSO: same location must stay in order
-                same: list[Expr] = [TRUE]
-                if lay.with_var:
-                    same.append(eq(Var(lay.var(k)), Var(lay.var(j))))
-                if lay.with_index:
-                    same.append(eq(Var(lay.idx(k)), Var(lay.idx(j))))
-                guard_parts.append(not_(and_(*same)))
-            if lay.with_barrier:  # a store fence between entries keeps them in order
-                guard_parts.extend(eq(Var(lay.bar(i)), 0) for i in range(1, j + 1))
-            ups: list[tuple[str, Expr]] = []
-            for t in lay.targets:
-                v = self.spec.shared_var(t)
-                new: Expr
-                if v.length is None:
-                    new = Var(lay.val(j))
-                else:
-                    new = Update(t, Var(lay.idx(j)), Var(lay.val(j)))
-                if lay.with_var:
-                    new = ite(eq(Var(lay.var(j)), self.var_ids[t]), new, Var(t))
-                ups.append((t, new))
-            for k in range(j, lay.size):
-                nexts: list[str | None] = (
-                    list(lay.fields(k + 1)) if k + 1 < lay.size else [None] * len(lay.fields(k))
-                )
-                for f_k, f_next in zip(lay.fields(k), nexts, strict=True):
-                    ups.append((f_k, Var(f_next) if f_next is not None else Const(0)))
-            ups.append((lay.n(), sub(Var(lay.n()), 1)))
-            if lay.with_barrier:
-                ups.append((lay.wmb(), ite(eq(Var(lay.n()), 1), 0, Var(lay.wmb()))))
-            name = f"flush({proc})" if self.mm == "tso" else f"flush({proc},{j})"
-            out.append(
-                Command(
-                    name=name,
-                    process=proc,
-                    group=f"flush.{proc}",
-                    guard=and_(*guard_parts),
-                    updates=tuple(ups),
-                    kind="flush",
-                    text=f"{proc}'s oldest buffered store reaches memory"
-                    if self.mm == "tso"
-                    else f"{proc}'s buffered store #{j} reaches memory",
-                )
-            )
-        return out
+        return [Command(name=m.name, process=proc, group=m.group, guard=m.guard,
+                        updates=m.updates, kind="flush", text=m.text)
+                for m in self.model.internal(lay, [self.location(t) for t in lay.targets])]
 
     # ------------------------------------------------------------ steps
 
@@ -429,7 +286,8 @@ class _Compiler:
         local_ups: dict[str, Expr] = {}
         mem_ups: list[tuple[str, Expr]] = []
         pc_next: Expr = nxt
-        weak = self.mm != "sc"
+        lay = self.layouts.get(p)
+        model = self.model
         op = step.op
         text = ""
         options: list[tuple[Expr, str]] = []
@@ -445,7 +303,10 @@ class _Compiler:
             case Load(dst, var, index):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
-                loaded = self.load_value(p, v, idx)
+                loaded = model.load(lay, self.location(var), idx)
+                eff = model.load_effect(lay, self.location(var), idx)
+                guard = and_(guard, eff.guard)
+                mem_ups.extend(eff.updates)
                 local_ups[dst] = self.narrow(v.domain, self._local(proc, dst).domain, loaded)
                 access = Access("load", var, idx, local_var(p, dst), loaded)
                 text = f"{dst} := load {var}" + ("" if index is None else f"[{show(index)}]")
@@ -453,32 +314,34 @@ class _Compiler:
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
                 stored = self.resolve(value, p)
-                g, ups = self.store_updates(p, v, idx, stored)
+                eff = model.store(lay, self.location(var), idx, self.wrap(v.domain, stored))
                 access = Access("store", var, idx, value=self.wrap(v.domain, stored))
-                guard = and_(guard, g)
-                mem_ups.extend(ups)
+                guard = and_(guard, eff.guard)
+                mem_ups.extend(eff.updates)
                 text = f"store {var}" + ("" if index is None else f"[{show(index)}]")
                 text += f" := {show(value)}"
             case Fence(kind):
-                if kind not in ("full", "store"):
-                    raise SpecError(f"{p}.{step.label}: fence kind {kind!r} is not full or store")
-                lay = self.layouts.get(p)
-                if kind == "full":
-                    guard = and_(guard, self.empty_buffer(p))
-                elif lay is not None and lay.with_barrier:
-                    mem_ups.append((lay.wmb(), ite(gt(Var(lay.n()), 0), 1, 0)))
+                if kind not in model.fence_kinds:
+                    raise SpecError(f"{p}.{step.label}: fence kind {kind!r} is not one of "
+                                    f"{', '.join(sorted(model.fence_kinds))} under "
+                                    f"{model.name}")
+                eff = model.fence(lay, kind)
+                guard = and_(guard, eff.guard)
+                mem_ups.extend(eff.updates)
                 text = "full fence (mfence)" if kind == "full" else "store fence (sfence)"
                 access = Access("fence", fence=kind)
             case Rmw(dst, var, value, index):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
-                old: Expr = Var(var) if idx is None else Select(var, idx)
+
+                def new_value(old: Expr, _v: Shared = v, _e: Expr = value) -> Expr:
+                    return self.wrap(_v.domain, self.resolve(_e, p, {dst: old}))
+
+                old, eff = model.rmw(lay, self.location(var), idx, new_value)
                 local_ups[dst] = old
-                new = self.wrap(v.domain, self.resolve(value, p, {dst: old}))
-                mem_ups.append((var, new if idx is None else Update(var, idx, new)))
-                access = Access("rmw", var, idx, local_var(p, dst), new)
-                if weak:
-                    guard = and_(guard, self.empty_buffer(p))
+                mem_ups.extend(eff.updates)
+                access = Access("rmw", var, idx, local_var(p, dst), new_value(old))
+                guard = and_(guard, eff.guard)
                 text = f"{dst} := atomic rmw {var} := {show(value)}"
             case Assign(assigns):
                 for name, val in assigns:
@@ -511,14 +374,16 @@ class _Compiler:
                         add(Var(injected_var(db)), ite(and_(delivered, eq(pend, 0)), 1, 0)),
                     )
                 )
-                if weak:
-                    guard = and_(guard, self.empty_buffer(p))
+                eff = model.serializing(lay)
+                guard = and_(guard, eff.guard)
+                mem_ups.extend(eff.updates)
                 text = f"notify {db}"
                 access = Access("notify", db)
             case Wait(db):
                 guard = and_(guard, ne(Var(pending_var(db)), 0))
-                if weak:
-                    guard = and_(guard, self.empty_buffer(p))
+                eff = model.serializing(lay)
+                guard = and_(guard, eff.guard)
+                mem_ups.extend(eff.updates)
                 mem_ups.append((pending_var(db), Const(0)))
                 text = f"wait {db} (woken)"
                 access = Access("wait", db)
@@ -634,12 +499,7 @@ class _Compiler:
                 )
             lay = self.layouts.get(p.name)
             if lay is not None:
-                out.append(StateVar(lay.n(), "sb", owner=p.name))
-                if lay.with_barrier:
-                    out.append(StateVar(lay.wmb(), "sb", owner=p.name))
-                for k in range(lay.size):
-                    for f in lay.fields(k):
-                        out.append(StateVar(f, "sb", owner=p.name))
+                out.extend(StateVar(f, "sb", owner=p.name) for f in self.model.state_vars(lay))
         return out
 
     def properties(self) -> list[CProperty]:
@@ -661,14 +521,16 @@ class _Compiler:
         for p in self.spec.processes:
             for s in p.steps:
                 commands.extend(self.compile_step(p, s))
+        internal: list[Command] = []
         for p in self.spec.processes:
-            commands.extend(self.flush_commands(p.name))
+            internal.extend(self.flush_commands(p.name))
+        commands.extend(internal)
         init = and_(
             *[ge(Var(param_var(k)), self.spec.param(k).minimum)
               for k, v in self.params.items() if v is None]
         )
         groups = [p.name for p in self.spec.processes if p.fair]
-        groups += [f"flush.{p}" for p in self.layouts]
+        groups += list(dict.fromkeys(c.group for c in internal if c.group is not None))
         commands = [
             replace(c, guard=fold(c.guard), updates=tuple((v, fold(e)) for v, e in c.updates),
                     access=_fold_access(c.access))
@@ -686,10 +548,7 @@ class _Compiler:
             labels=tuple((p.name, (*p.labels, HALTED)) for p in self.spec.processes),
             groups=tuple(groups),
             shared=tuple(v.name for v in self.spec.shared),
-            buffers=tuple(
-                BufferInfo(lay.process, lay.size, lay.targets, lay.with_var, lay.with_index)
-                for lay in self.layouts.values()
-            ),
+            buffers=tuple(self.layouts.values()),
         )
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from intervm.model import memory
 from intervm.model.explicit import StateGraph, check
 from intervm.model.render import buffers_text, interrupt_text, memory_text
 from intervm.model.system import CAlways, CEventually, CSometimes, System
@@ -172,8 +173,9 @@ def too_big_message(sys: System, states: int, max_states: int, complete: bool) -
         f"more than {max_states} states"
     if smaller:
         hint = f"try smaller parameters ({smaller}) or raise --max-states"
-    elif sys.memory_model != "sc":
-        hint = "try --memory-model sc (no store buffers) or raise --max-states"
+    elif memory.get(sys.memory_model).buffered:
+        strongest = memory.names()[0]
+        hint = f"try --memory-model {strongest} (no store buffers) or raise --max-states"
     else:
         hint = "this is already the smallest instance; raise --max-states to draw it anyway"
     return (f"the state graph of {sys.name}/{sys.variant or '?'} under "
@@ -185,7 +187,7 @@ def node_label(sys: System, n: int, state: Mapping[str, Any]) -> str:
     """Lines of a node: id and every process's label, memory, buffers, interrupts."""
     pcs = " ".join(f"{p}:{sys.label_names(p)[state[f'pc.{p}']]}" for p in sys.processes)
     lines = [f"#{n} {pcs}", memory_text(sys, state)]
-    if sys.buffers and any(state.get(f"sb.{b.process}.n", 0) for b in sys.buffers):
+    if any(b.length(state) for b in sys.buffers):
         lines.append("sb " + buffers_text(sys, state))
     irq = interrupt_text(state)
     if irq != "-":

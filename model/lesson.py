@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from intervm.model import memory as memory_models
 from intervm.model.budget import MemoryBudget
 from intervm.model.compile import compile_spec
 from intervm.model.explicit import StateGraph, check, explore
@@ -23,7 +24,7 @@ from intervm.model.system import CSometimes, System
 from intervm.model.trace import Trace
 from intervm.model.verdict import Status
 from intervm.spec.errors import ParamError
-from intervm.spec.protocol import MEMORY_MODEL_NAMES, Protocol
+from intervm.spec.protocol import Protocol
 from intervm.spec.syntax import Spec
 
 MAX_STATES = 2_000_000
@@ -66,7 +67,7 @@ def default_memory_model(proto: Protocol, variant: str, prop: str) -> str:
     """The strongest model (SC before TSO before PSO) under which ``variant`` is declared
     to violate ``prop``: the simplest setting that still shows the bug."""
     under = proto.variant(variant).violated.get(prop, frozenset())
-    for mm in MEMORY_MODEL_NAMES:
+    for mm in memory_models.names():
         if mm in under:
             return mm
     raise ParamError(
@@ -112,9 +113,9 @@ def compile_variant(proto: Protocol, variant: str, memory_model: str,
     """The spec and compiled system of ``variant`` at its finite-check parameters
     (overridden by ``params``); refused when its initial state does not fit
     ``memory``."""
-    if memory_model not in MEMORY_MODEL_NAMES:
+    if memory_model not in memory_models.names():
         raise ParamError(f"memory model {memory_model!r} is not one of "
-                         f"{', '.join(MEMORY_MODEL_NAMES)}")
+                         f"{', '.join(memory_models.names())}")
     spec = proto.spec(variant)
     ps: dict[str, int | None] = proto.params_for(variant, unbounded=False)
     known = {p.name for p in spec.params}

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
+from intervm.model import memory
 from intervm.model.budget import MemoryBudget, flat_size, state_bytes
 from intervm.model.evaluate import Semantics, State
 from intervm.model.render import memory_text
@@ -158,19 +159,8 @@ def buffer_contents(system: System, state: Mapping[str, Value]) -> tuple[
         tuple[str, tuple[str, ...]], ...]:
     """Each store buffer's entries (``var=value``, ``var[i]=value``), oldest first;
     a ``|`` marks an entry behind a store fence."""
-    out = []
-    for buf in system.buffers:
-        p = buf.process
-        ents = []
-        for k in range(state.get(f"sb.{p}.n", 0)):
-            name = (system.shared[state[f"sb.{p}.var{k}"] - 1] if buf.with_var
-                    else buf.targets[0])
-            if buf.with_index and isinstance(state.get(name), tuple):
-                name += f"[{state[f'sb.{p}.idx{k}']}]"
-            bar = "|" if state.get(f"sb.{p}.bar{k}", 0) else ""
-            ents.append(f"{bar}{name}={state[f'sb.{p}.val{k}']}")
-        out.append((p, tuple(ents)))
-    return tuple(out)
+    return tuple((buf.process, tuple(e.text() for e in buf.entries(system.shared, state)))
+                 for buf in system.buffers)
 
 
 def _at(system: System, state: Mapping[str, Value], process: str) -> str:
@@ -235,7 +225,8 @@ def sentence(system: System, cmd: Command, before: Mapping[str, Value],
              after: Mapping[str, Value], spec: Spec | None = None) -> str:
     """One plain-English sentence for ``cmd`` taking ``before`` to ``after``."""
     p = cmd.process
-    weak = system.memory_model != "sc"
+    model = memory.get(system.memory_model)
+    weak = model.buffered
     if cmd.kind == "flush":
         b0 = dict(buffer_contents(system, before)).get(p, ())
         b1 = dict(buffer_contents(system, after)).get(p, ())
@@ -243,7 +234,7 @@ def sentence(system: System, cmd: Command, before: Mapping[str, Value],
         changed = ", ".join(c for v in system.shared
                             if (c := _changed_cells(v, before, after)))
         what = gone[0].lstrip("|") if gone else "a store"
-        return (f"{p}'s buffered store {what} drains to shared memory; the other VMs can "
+        return (f"{model.describe_internal(p, what)}; the other VMs can "
                 f"see it now" + (f" ({changed})." if changed else " (no visible change)."))
     st = _spec_step(spec, cmd)
     doc = f" ({st.doc})" if st is not None and st.doc else ""
@@ -277,16 +268,7 @@ def sentence(system: System, cmd: Command, before: Mapping[str, Value],
                 ch = _changed_cells(var, before, after) or f"{var} (unchanged value)"
                 body = f"{p} writes {ch} to shared memory"
         case Fence(kind):
-            if kind == "full" and weak:
-                body = (f"{p} executes a full fence, which can only complete once its store "
-                        f"buffer is empty: every earlier store of {p} is now visible")
-            elif kind == "full":
-                body = f"{p} executes a full fence (under SC there is nothing to drain)"
-            elif weak:
-                body = (f"{p} executes a store fence: stores before it reach memory before "
-                        f"stores after it")
-            else:
-                body = f"{p} executes a store fence (no effect under SC)"
+            body = model.describe_fence(p, kind)
         case Rmw(dst, var, _, _):
             body = (f"{p} atomically reads {var}={_value(after.get(f'{p}.{dst}'))} and writes "
                     f"{_changed_cells(var, before, after) or var + ' back'}")

@@ -36,17 +36,9 @@ def memory_text(system: System, state: Mapping[str, Any]) -> str:
 
 
 def buffer_entries(system: System, buf: BufferInfo, state: Mapping[str, Any]) -> list[str]:
-    p = buf.process
-    n = state.get(f"sb.{p}.n", 0)
-    out = []
-    for k in range(n):
-        val = state[f"sb.{p}.val{k}"]
-        name = system.shared[state[f"sb.{p}.var{k}"] - 1] if buf.with_var else buf.targets[0]
-        if buf.with_index and isinstance(state.get(name), tuple):
-            name += f"[{state[f'sb.{p}.idx{k}']}]"
-        bar = "|" if state.get(f"sb.{p}.bar{k}", 0) else ""
-        out.append(f"{bar}{name}={val}")
-    return out
+    """``var=value`` (``var[i]=value``) per entry, oldest first; ``|`` marks an entry
+    behind a store fence."""
+    return [e.text() for e in buf.entries(system.shared, state)]
 
 
 def buffers_text(system: System, state: Mapping[str, Any]) -> str:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from intervm.model import memory
+from intervm.model.memory.buffer import is_buffer_var, lane
 from intervm.model.render import buffer_entries, interrupt_text
 from intervm.model.system import BufferInfo, CAlways, CEventually, CSometimes, System
 from intervm.model.trace import Trace
@@ -71,11 +73,11 @@ def lifelines(system: System) -> list[tuple[str, str]]:
     for p in procs[:half]:
         out.append((p, p))
         if p in buffered:
-            out.append((f"sb.{p}", f"store buffer {p}"))
+            out.append((lane(p), f"store buffer {p}"))
     out.append((MEMORY, "shared memory"))
     for p in procs[half:]:
         if p in buffered:
-            out.append((f"sb.{p}", f"store buffer {p}"))
+            out.append((lane(p), f"store buffer {p}"))
         out.append((p, p))
     return out
 
@@ -100,10 +102,10 @@ def _row(system: System, name: str, process: str, before: Mapping[str, Any],
     buf = next((b for b in system.buffers if b.process == p), None)
     if cmd.kind == "flush":
         assert buf is not None
-        j = int(m.group(1)) if (m := re.search(r",(\d+)\)$", name)) else 0
+        j = memory.get(system.memory_model).internal_entry(name) or 0
         ents = buffer_entries(system, buf, before)
         entry = ents[j].lstrip("|") if j < len(ents) else "?"
-        return Row("flush", f"sb.{p}", MEMORY, f"flush {entry}", command=name)
+        return Row("flush", lane(p), MEMORY, f"flush {entry}", command=name)
     main, _, detail = cmd.text.partition("; ")
     detail = detail.strip()
     if cmd.text.startswith("→"):
@@ -113,7 +115,7 @@ def _row(system: System, name: str, process: str, before: Mapping[str, Any],
         val = _show(after.get(f"{p}.{dst}", "?"))
         forwarded = buf is not None and any(
             e.lstrip("|").startswith((f"{var}=", f"{var}[")) for e in buffer_entries(system, buf, before))
-        src = f"sb.{p}" if forwarded else MEMORY
+        src = lane(p) if forwarded else MEMORY
         where = " (own buffer)" if forwarded else ""
         return Row("load", src, p, f"load {var}{m.group(3) or ''} = {val}{where} → {dst}",
                    detail, name)
@@ -122,9 +124,9 @@ def _row(system: System, name: str, process: str, before: Mapping[str, Any],
     if main.startswith("store ") and "not observed" not in main:
         what = main.removeprefix("store ")
         expr = "" if re.fullmatch(r"\S+ := -?\d+", what) else what  # worth showing
-        if buf is not None and after.get(f"sb.{p}.n", 0) > before.get(f"sb.{p}.n", 0):
+        if buf is not None and buf.length(after) > buf.length(before):
             entry = buffer_entries(system, buf, after)[-1].lstrip("|")
-            return Row("store-buffer", p, f"sb.{p}", f"store {entry}", _join(expr, detail),
+            return Row("store-buffer", p, lane(p), f"store {entry}", _join(expr, detail),
                        name)
         changed = [c for n in system.shared if n in after for c in _changes(n, before, after)]
         label = f"store {', '.join(changed)}" if changed else f"store {what} (unchanged)"
@@ -240,8 +242,8 @@ def sequence_svg(trace: Trace, system: System) -> str:
         out.append(f'<rect x="4" y="{last_y - _ROW / 2 - 4}" width="{width - 8}" '
                    f'height="{_ROW}" fill="{end_colour}" fill-opacity="0.10"/>')
     for (key, title), x in zip(lanes, xs, strict=True):
-        colour = _BUF if key.startswith("sb.") else ("#555" if key == MEMORY else "#222")
-        dash = ' stroke-dasharray="4 3"' if key.startswith("sb.") else ""
+        colour = _BUF if is_buffer_var(key) else ("#555" if key == MEMORY else "#222")
+        dash = ' stroke-dasharray="4 3"' if is_buffer_var(key) else ""
         w = _width(title) + 14
         out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}" '
                    f'stroke="{colour}" stroke-width="{2.5 if key == MEMORY else 1.2}"{dash}/>')

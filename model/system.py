@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from intervm.model.memory.buffer import BufferLayout
 from intervm.spec.expr import Expr
 
 
@@ -106,15 +107,7 @@ class CEventually:
 CProperty: TypeAlias = CAlways | CSometimes | CEventually
 
 
-@dataclass(frozen=True, slots=True)
-class BufferInfo:
-    """How one process's store buffer is laid out in flat variables (for display)."""
-
-    process: str
-    size: int
-    targets: tuple[str, ...]
-    with_var: bool
-    with_index: bool
+BufferInfo: TypeAlias = BufferLayout  # how one process's store buffer is laid out
 
 
 @dataclass(frozen=True, slots=True)

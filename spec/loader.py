@@ -30,9 +30,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from intervm.model import memory
 from intervm.spec._site import show_site
 from intervm.spec.errors import SpecError, ended_by
-from intervm.spec.protocol import MEMORY_MODEL_NAMES, Protocol, Variant
+from intervm.spec.protocol import Protocol, Variant
 from intervm.spec.syntax import Spec
 from intervm.spec.textfile import read_text
 from intervm.spec.validate import validate
@@ -111,13 +112,13 @@ def check_protocol(proto: Protocol, path: Path | None = None) -> None:
                 raise SpecError(f"{vat}{where}: declares property {prop!r} violated, but the "
                                 f"spec has no such property; its properties are "
                                 f"{', '.join(props)}")
-            for m in sorted(set(models) - set(MEMORY_MODEL_NAMES)):
+            for m in sorted(set(models) - set(memory.names())):
                 raise SpecError(f"{vat}{where}: declares {prop!r} violated under memory model "
-                                f"{m!r}, which is unknown; use {', '.join(MEMORY_MODEL_NAMES)}")
+                                f"{m!r}, which is unknown; use {', '.join(memory.names())}")
         for m in v.memory_models:
-            if m not in MEMORY_MODEL_NAMES:
+            if m not in memory.names():
                 raise SpecError(f"{vat}{where}: memory model {m!r} is unknown; use "
-                                f"{', '.join(MEMORY_MODEL_NAMES)}")
+                                f"{', '.join(memory.names())}")
         declared = {p.name for p in spec.params}
         for name in [*proto.finite_params, *v.params]:
             if name not in declared:

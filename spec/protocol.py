@@ -17,12 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from intervm.model import memory
 from intervm.spec import _check
 from intervm.spec._site import creation_site
 from intervm.spec.errors import ParamError
 from intervm.spec.syntax import Spec
-
-MEMORY_MODEL_NAMES = ("sc", "tso", "pso")
 
 
 def violations(*props: str, under: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -58,7 +57,7 @@ class Variant:
     doc: str
     violated: Mapping[str, frozenset[str]] = field(default_factory=dict)
     params: Mapping[str, int] = field(default_factory=dict)
-    memory_models: tuple[str, ...] = ("sc", "tso", "pso")
+    memory_models: tuple[str, ...] = field(default_factory=memory.names)
     symbolic: tuple[str, ...] | None = None  # params an unbounded proof may leave open
     where: str = field(default="", compare=False, repr=False)
 

@@ -34,7 +34,8 @@ from intervm.conformance.inprocess import (
     schedule_text,
     test,
 )
-from intervm.conformance.sched import MEMORY_MODELS, TargetAborted, TesterError
+from intervm.conformance.sched import TargetAborted, TesterError
+from intervm.model import memory
 from intervm.model.trace import Trace
 from intervm.spec.errors import IntervmError, TraceError, ended_by
 from intervm.spec.protocols import get_protocol
@@ -119,7 +120,7 @@ def _case(res: Result, expect_fail: bool, replay_hint: str) -> rp.Case:
                    "deliberately broken implementation (must be caught, within "
                    f"max(--max-examples, {CATCH_EXAMPLES}) runs).")
 @click.option("--memory-model", "-m", "models", multiple=True,
-              type=click.Choice(MEMORY_MODELS), help="Memory model(s) (default: sc and tso).")
+              type=click.Choice(memory.names()), help="Memory model(s) (default: sc and tso).")
 @click.option("--max-examples", type=click.IntRange(1, 1_000_000), default=DEFAULT_EXAMPLES,
               show_default=True, help="Schedules (runs) Hypothesis tries per case.")
 @click.option("--seed", type=int, default=None, help="Random seed (default: derandomized).")
@@ -163,7 +164,8 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
             # our coalescing code relies on release stores, which PSO's plain stores are
             # not: under PSO it is the broken no_publish_fence case, not a reference
             plan = [(impl, mm, False) for impl in (REFERENCE_COALESCING, REFERENCE_TIMER)
-                    for mm in mms if not (impl is REFERENCE_COALESCING and mm == "pso")]
+                    for mm in mms if not (impl is REFERENCE_COALESCING
+                                          and memory.get(mm).reorders_stores)]
             plan += [(b, mm, True) for b in BROKEN for mm in mms if _declared(b, mm)]
         else:
             assert target is not None

@@ -28,8 +28,8 @@ from intervm.commands._common import (
 from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance.report import Report, to_json, to_junit_xml, to_table
 from intervm.conformance.tracecheck import check_lines
+from intervm.model import memory
 from intervm.model.budget import MemoryBudget
-from intervm.model.compile import MEMORY_MODELS
 from intervm.spec.errors import IntervmError, TraceError
 from intervm.spec.textfile import read_text
 
@@ -51,7 +51,7 @@ def _write(path: Path, text: str, what: str) -> None:
               help="Protocol of the trace (default: the trace's header).")
 @click.option("--variant", default=None,
               help="Spec variant to check against (default: correct / seqlock).")
-@click.option("--memory-model", "memory_model", type=click.Choice(MEMORY_MODELS),
+@click.option("--memory-model", "memory_model", type=click.Choice(memory.names()),
               default="sc", show_default=True, help="Memory model of the spec.")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               help="Spec parameter (e.g. capacity=4); overrides the header.")

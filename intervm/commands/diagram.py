@@ -14,7 +14,7 @@ import click
 from intervm.commands._common import OneLineErrors
 from intervm.commands._output import check_output, write_output
 from intervm.commands._pictures import load_trace, system_for
-from intervm.model.compile import MEMORY_MODELS
+from intervm.model import memory
 from intervm.model.seqdiagram import sequence_svg
 from intervm.spec.errors import IntervmError
 
@@ -24,7 +24,7 @@ from intervm.spec.errors import IntervmError
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="FILE.svg")
 @click.option("--property", "prop", help="With verify --json output: this property's trace.")
-@click.option("--memory-model", "-m", type=click.Choice(MEMORY_MODELS),
+@click.option("--memory-model", "-m", type=click.Choice(memory.names()),
               help="With verify --json output: a trace under this memory model.")
 @click.option("--spec-file", type=click.Path(exists=True, dir_okay=False),
               help="The Python file declaring the trace's protocol, if not built in.")

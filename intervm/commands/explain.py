@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.text import Text
 
 from intervm.commands._common import OneLineErrors, budget_of, max_memory_option, parse_params
+from intervm.model import memory
 from intervm.model.budget import MemoryBudget
-from intervm.model.compile import MEMORY_MODELS
 from intervm.model.lesson import Lesson, compile_variant, prepare
 from intervm.model.narrate import Narration, contrast, narrate
 from intervm.model.render import trace_table
@@ -90,7 +90,7 @@ def explain_lesson(console: Console, les: Lesson, *, show_fix: bool = True,
 @click.option("--property", "prop", default=None,
               help="the property to break (default: the first one the variant declares "
                    "violated)")
-@click.option("--memory-model", "-m", type=click.Choice(MEMORY_MODELS), default=None,
+@click.option("--memory-model", "-m", type=click.Choice(memory.names()), default=None,
               help="default: the strongest model under which the variant declares the "
                    "violation (SC, then TSO, then PSO)")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",

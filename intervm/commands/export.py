@@ -23,9 +23,8 @@ import click
 
 from intervm.commands._common import OneLineErrors, one_line, parse_params
 from intervm.commands._output import OutputError, write_output
+from intervm.model import memory
 from intervm.spec.errors import IntervmError
-
-MEMORY_MODELS = ("sc", "tso", "pso")
 
 
 @click.group()
@@ -38,7 +37,7 @@ def export() -> None:
               help="A built-in protocol.")
 @click.option("--variant", "-v", default="correct", show_default=True,
               help="The variant to export.")
-@click.option("--memory-model", "-m", type=click.Choice(MEMORY_MODELS), default="sc",
+@click.option("--memory-model", "-m", type=click.Choice(memory.names()), default="sc",
               show_default=True, help="Memory model compiled into the export.")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               callback=lambda _ctx, _p, v: parse_params(v),

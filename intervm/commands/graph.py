@@ -20,8 +20,9 @@ from intervm.commands._common import (
     parse_params,
 )
 from intervm.commands._output import check_output, write_output
+from intervm.model import memory
 from intervm.model.budget import MemoryBudget
-from intervm.model.compile import MEMORY_MODELS, compile_spec
+from intervm.model.compile import compile_spec
 from intervm.model.explicit import explore
 from intervm.model.graph_dot import DEFAULT_MAX_STATES, FORMATS, render, state_graph
 from intervm.spec.errors import IntervmError
@@ -33,7 +34,7 @@ from intervm.spec.protocols import get_protocol
 @click.argument("variant")
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="FILE.svg, FILE.png or FILE.dot.")
-@click.option("--memory-model", "-m", type=click.Choice(MEMORY_MODELS), default="sc",
+@click.option("--memory-model", "-m", type=click.Choice(memory.names()), default="sc",
               show_default=True)
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               help="Instance parameter (e.g. requests=1); small values keep it readable.")

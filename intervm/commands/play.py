@@ -22,8 +22,8 @@ from rich.text import Text
 
 from intervm.commands._common import OneLineErrors, budget_of, max_memory_option, parse_params
 from intervm.commands.explain import load_protocol
+from intervm.model import memory
 from intervm.model.budget import MemoryBudget
-from intervm.model.compile import MEMORY_MODELS
 from intervm.model.game import Game
 from intervm.model.lesson import compile_variant, default_memory_model, default_property
 from intervm.model.narrate import HEADLINES
@@ -128,7 +128,7 @@ def session(console: Console, game: Game, lines: TextIO, interactive: bool) -> i
 @click.option("--property", "prop", default=None,
               help="the invariant to aim for (hint) and watch (default: the first one "
                    "the variant declares violated; every invariant is watched)")
-@click.option("--memory-model", "-m", type=click.Choice(MEMORY_MODELS), default=None,
+@click.option("--memory-model", "-m", type=click.Choice(memory.names()), default=None,
               help="default: the strongest model under which the variant declares the "
                    "violation (SC if it declares none)")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",

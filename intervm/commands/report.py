@@ -28,9 +28,9 @@ from intervm.commands._common import (
 )
 from intervm.commands._output import OutputError, check_output, write_output
 from intervm.commands.verify import _run_with_progress
+from intervm.model import memory
 from intervm.model.budget import MemoryBudget
 from intervm.model.check import Cell, Checker, CheckOptions, Job, plan
-from intervm.model.compile import MEMORY_MODELS
 from intervm.model.html_report import Explained, explain, has_run, report_html
 from intervm.spec.errors import IntervmError
 from intervm.spec.protocols import builtin_protocols, get_protocol
@@ -45,7 +45,7 @@ class _ReportCommand(OneLineErrors):
 @click.option("--protocol", "-p", help="A built-in protocol (default: all of them).")
 @click.option("--variant", "-v", "variants", multiple=True, help="Only these variants.")
 @click.option("--memory-model", "-m", "memory_models", multiple=True,
-              type=click.Choice(MEMORY_MODELS), help="Only these memory models.")
+              type=click.Choice(memory.names()), help="Only these memory models.")
 @click.option("--property", "props", multiple=True, help="Only these properties.")
 @click.option("--param", "params", multiple=True, metavar="NAME=N",
               help="Override a finite-instance parameter (e.g. capacity=3).")

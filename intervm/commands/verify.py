@@ -26,9 +26,9 @@ from intervm.commands._common import (
     one_line,
     parse_params,
 )
+from intervm.model import memory
 from intervm.model.budget import MemoryBudget
 from intervm.model.check import ENGINES, Cell, CheckOptions, Job, plan, run, unsendable
-from intervm.model.compile import MEMORY_MODELS
 from intervm.model.render import trace_table
 from intervm.model.verdict import Status
 from intervm.spec.errors import IntervmError
@@ -123,7 +123,7 @@ class _VerifyCommand(OneLineErrors):
 @click.option("--protocol", "-p", help="A built-in protocol (default: all of them).")
 @click.option("--variant", "-v", "variants", multiple=True, help="Only these variants.")
 @click.option("--memory-model", "-m", "memory_models", multiple=True,
-              type=click.Choice(MEMORY_MODELS), help="Only these memory models.")
+              type=click.Choice(memory.names()), help="Only these memory models.")
 @click.option("--property", "props", multiple=True, help="Only these properties.")
 @click.option("--engine", "-e", type=click.Choice(ENGINES), default="auto", show_default=True,
               help="auto: explicit exhaustive search, then Spacer for unbounded proofs.")
