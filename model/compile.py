@@ -131,6 +131,10 @@ class BufferLayout:
     targets: tuple[str, ...]  # shared variables the process stores to
     with_index: bool
     with_barrier: bool = False  # PSO store fences: entries carry a barrier bit
+    # sliced-away shared variables the process also stores: their stores still take
+    # an entry (tagged with the variable's id, no value) so a bounded buffer fills up
+    # exactly as in the whole system; flushing one writes nothing
+    phantoms: tuple[str, ...] = ()
 
     def n(self) -> str:
         return f"sb.{self.process}.n"
@@ -152,7 +156,7 @@ class BufferLayout:
 
     @property
     def with_var(self) -> bool:
-        return len(self.targets) > 1
+        return len(self.targets) + len(self.phantoms) > 1
 
     def fields(self, k: int) -> list[str]:
         out = [self.val(k)]
@@ -167,7 +171,7 @@ class BufferLayout:
 
 class _Compiler:
     def __init__(self, spec: Spec, params: Mapping[str, int | None], mm: str, buffer: int,
-                 observe: frozenset[str] | None = None):
+                 observe: frozenset[str] | None = None, exact_buffer: bool = False):
         if mm not in MEMORY_MODELS:
             raise ParamError(
                 f"memory model {mm!r} is unknown; choose one of {', '.join(MEMORY_MODELS)}"
@@ -181,7 +185,9 @@ class _Compiler:
         self.params = self._resolve_params(params)
         self.var_ids = {v.name: i + 1 for i, v in enumerate(spec.shared)}
         # shared variables outside ``observe`` are dropped: their stores and loads
-        # still take a step, but touch neither memory nor a store buffer
+        # still take a step and touch no memory; with ``exact_buffer`` a store by a
+        # process that also stores an observed variable takes a value-less buffer
+        # entry, so the bounded buffer fills up exactly as in the whole system
         self.dropped = (
             frozenset() if observe is None else frozenset(self.var_ids) - observe
         )
@@ -190,13 +196,15 @@ class _Compiler:
             for p in spec.processes:
                 targets = sorted({s.op.var for s in p.steps if isinstance(s.op, Store)}
                                  - self.dropped)
+                phantoms = sorted({s.op.var for s in p.steps if isinstance(s.op, Store)}
+                                  & self.dropped) if exact_buffer else []
                 if targets:
                     with_index = any(spec.shared_var(t).length is not None for t in targets)
                     barrier = mm == "pso" and any(
                         isinstance(s.op, Fence) and s.op.kind == "store" for s in p.steps
                     )
                     self.layouts[p.name] = BufferLayout(
-                        p.name, buffer, tuple(targets), with_index, barrier
+                        p.name, buffer, tuple(targets), with_index, barrier, tuple(phantoms)
                     )
 
     # ------------------------------------------------------------ parameters
@@ -435,6 +443,12 @@ class _Compiler:
             case Store(var, value, index) if var in self.dropped:
                 text = f"store {var} (not observed)"
                 access = Access("store", var, observed=False)
+                lay = self.layouts.get(p)
+                if lay is not None and var in lay.phantoms:  # a value-less entry
+                    g, ups = self.store_updates(p, self.spec.shared_var(var), Const(0),
+                                                Const(0))
+                    guard = and_(guard, g)
+                    mem_ups.extend(ups)
             case Load(dst, var, index):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
@@ -698,9 +712,11 @@ def compile_spec(
     memory_model: str = "sc",
     buffer: int = 2,
     observe: frozenset[str] | None = None,
+    exact_buffer: bool = False,
 ) -> System:
     """Compile ``spec`` with ``params`` (None = symbolic) under ``memory_model``.
 
     ``observe``: when given, only these shared variables are kept (see
-    :func:`intervm.model.slicing.compile_sliced`)."""
-    return _Compiler(spec, params or {}, memory_model, buffer, observe).build()
+    :func:`intervm.model.slicing.compile_sliced`); ``exact_buffer``: their stores
+    still take store-buffer entries."""
+    return _Compiler(spec, params or {}, memory_model, buffer, observe, exact_buffer).build()

@@ -32,7 +32,10 @@ LEGEND = (
     "the finite instance under the variant's name (exhaustive search). HOLDS ≤n = no "
     "violation within n steps. VIOLATED n = shortest counterexample has n steps "
     "(--show-trace prints it). REACHED n = a 'sometimes' state is reached in n steps. "
-    "UNKNOWN = no answer, never counted as a pass. ✓ = what the variant declares, ✗ = not."
+    "UNKNOWN = no answer, never counted as a pass. ✓ = what the variant declares, ✗ = not. "
+    "TSO/PSO: buffer ≤ d = decided with d store-buffer entries per VM (a deeper buffer "
+    "may allow more); 'sufficient' = one more entry changed nothing the property reads; "
+    "'largest checked' = it still did at d; 'buffer unbounded' = no VM issues more stores."
 )
 
 
@@ -57,6 +60,9 @@ def _cell_text(cell: Cell) -> Text:
     mark = "✓ " if cell.matches else "✗ "
     t = Text(mark, style="bold green" if cell.matches else "bold red")
     t.append(cell.short_text(), style=style)
+    if v.depends_on_buffer and v.buffer_text:
+        t.append(f"\n{v.buffer_text}", style="yellow" if v.buffer_bound in ("", "largest checked")
+                 else "dim")
     t.append(f"\n{v.engine} {v.seconds:.2f}s", style="dim")
     if v.status is Status.UNKNOWN:
         t.append(f"\n{v.reason[:40]}", style="magenta")
@@ -125,6 +131,10 @@ class _VerifyCommand(OneLineErrors):
 @click.option("--bmc-depth", type=click.IntRange(0, 500), default=30, show_default=True)
 @click.option("--buffer", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Store-buffer entries per VM under TSO/PSO.")
+@click.option("--max-buffer", type=click.IntRange(1, 8), default=3, show_default=True,
+              help="TSO/PSO: grow the buffer up to this depth to confirm a HOLDS/UNREACHABLE.")
+@click.option("--fixed-buffer", is_flag=True,
+              help="TSO/PSO: check with --buffer only (the verdict then says its bound).")
 @click.option("--no-unbounded", is_flag=True, help="auto: skip the unbounded proofs.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: number of CPUs).")
@@ -135,7 +145,7 @@ class _VerifyCommand(OneLineErrors):
 def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, variants: tuple[str, ...],
            memory_models: tuple[str, ...], props: tuple[str, ...], engine: str,
            params: tuple[str, ...], timeout: float, bmc_depth: int, buffer: int,
-           no_unbounded: bool, jobs: int | None, as_json: bool, show_trace: bool,
+           max_buffer: int, fixed_buffer: bool, no_unbounded: bool, jobs: int | None, as_json: bool, show_trace: bool,
            show_invariant: bool, list_only: bool) -> None:
     """Check every variant × memory model × property and print the verdict matrix.
 
@@ -152,7 +162,8 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
             return
         options = CheckOptions(engine=engine, timeout=timeout, bmc_depth=bmc_depth,
                                buffer=buffer, params=parse_params(params),
-                               unbounded=not no_unbounded)
+                               unbounded=not no_unbounded, grow_buffer=not fixed_buffer,
+                               max_buffer=max_buffer)
         todo = plan(protocols, variants, memory_models, props)
         if not todo:
             raise click.UsageError("the filters select nothing to check")
