@@ -199,3 +199,37 @@ def test_engines_agree_on_the_buffer_depth(test: str, mm: str, need: int, depth:
     if shutil.which("spin") and shutil.which("gcc"):
         spin_status = verdict("spin", 60)[0]
         assert spin_status is (Status.PROVED if reachable else Status.VIOLATED)
+
+
+SB3 = '''\
+from intervm.spec.api import *
+
+def vm(me: str, mine: str, theirs: str) -> Process:
+    return Process(me, locals=(Local("r", NAT),), steps=(
+        Step("s1", Store(mine, 1)), Step("s2", Store(mine, 2)), Step("s3", Store(mine, 3)),
+        Step("load", Load("r", theirs)), Step("done", Halt())))
+
+both = and_(At("A", "done"), At("B", "done"))
+spec = Spec("sb3", shared=(Shared("x", NAT), Shared("y", NAT)),
+            processes=(vm("A", "x", "y"), vm("B", "y", "x")),
+            properties=(Always("one_sees_the_other", not_(and_(
+                both, eq(LocalOf("A", "r"), 0), eq(LocalOf("B", "r"), 0)))),
+                        Sometimes("both_done", both)))
+'''
+
+
+def test_the_default_does_not_hide_a_violation_that_needs_three_entries(
+        tmp_path: Path) -> None:
+    """A user's SB with three stores per VM: --buffer 2 alone says HOLDS (and says its
+    bound); by default the buffer grows to the three stores a VM issues, the violation
+    is found, and --show-trace replays it on the system of that depth."""
+    path = tmp_path / "sb3.py"
+    path.write_text(SB3)
+    args = ["verify", str(path), "-m", "tso", "--property", "one_sees_the_other", "-j", "1"]
+    fixed = CliRunner().invoke(main, [*args, "--fixed-buffer"])
+    assert fixed.exit_code == 0 and "✓ HOLDS" in fixed.output and "buffer ≤ 2" in fixed.output
+    grown = CliRunner().invoke(main, [*args, "--show-trace"])
+    assert grown.exit_code == 1 and "✗ VIOLATED 8" in grown.output
+    assert "A:[x=1, x=2, x=3]" in grown.output
+    doc = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
+    assert doc["cells"][0]["verdict"]["buffer"] == 3

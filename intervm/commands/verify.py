@@ -219,6 +219,7 @@ def _details(console: Console, cells: list[Cell], todo: list[Job], show_trace: b
             console.print(Text(v.invariant))
         if show_trace and v.trace is not None and v.status is Status.VIOLATED:
             system = checkers[c.protocol].system(c.variant, c.memory_model,
-                                                 unbounded=v.engine == "spacer+bmc")
+                                                 unbounded=v.engine == "spacer+bmc",
+                                                 buffer=v.buffer)  # the depth it was found at
             console.print()
             console.print(trace_table(v.trace, system))
