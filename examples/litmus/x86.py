@@ -50,8 +50,9 @@ forbid it contains an unfenced pair of stores to different locations in one
 thread: MP, MP+po+mfence, S, S+po+mfence, 2+2W, 2+2W+mfence+po, R+po+mfence.
 LB, WRC, IRIW and the same-location tests (n4, n5, SDM-8-4) have no such pair
 and stay forbidden; the xchg tests stay forbidden because the locked RMW drains
-the buffer. ``SB+3W-other`` needs only one buffered entry under PSO (the later
-stores may drain first), ``SB+3W`` still three (same location: in order).
+the buffer. ``SB+3W-other`` needs two entries under PSO (``x=1`` stays buffered
+while ``a=1`` waits behind it, then ``a=1`` drains first and makes room for
+``b=1``), ``SB+3W`` still three (same location: in order).
 
 Notation
 --------
@@ -202,7 +203,7 @@ TESTS = (
     litmus("SB+3W-other", (("x=1", "a=1", "b=1", "r0=y"), ("y=1", "c=1", "d=1", "r0=x")),
          "0:r0=0 1:r0=0", allowed=TSO_PSO,
          doc="ours: SB with three stores to three locations; needs 3 entries under "
-             "TSO, 1 under PSO"),
+             "TSO, 2 under PSO"),
     # --- R ------------------------------------------------------------------------
     litmus("R", (("x=1", "y=1"), ("y=2", "r0=x")), "y=2 1:r0=0", allowed=TSO_PSO,
          doc="herdtools7 R"),
