@@ -8,8 +8,9 @@ variant declares, per memory model, which of the two it should get.
 
 Where the tests come from
 -------------------------
-* ``catalogue/x86/tests/*.litmus`` of herdtools7 (the 23 tests of its ``@all``:
-  the SB, R, 2+2W, LB, MP and S families with and without ``MFENCE``). The
+* ``catalogue/x86/tests/*.litmus`` of herdtools7, all 23 (the 21 of its ``@all``,
+  the SB, R, 2+2W, LB, MP and S families with and without ``MFENCE``, and the
+  ``SB+rfi-pos`` and ``R+mfence+rfi-po`` that its ``shelf.py`` adds). The
   published files give the program and the ``exists`` clause, not the verdict;
   the x86-TSO column is what herd7's ``x86tso.cat`` gives: its preserved program
   order is ``po`` minus store→load pairs, ``rfi`` (reading one's own buffered
