@@ -286,11 +286,14 @@ class Checker:
             if n <= d:
                 return replace(v, buffer=n, buffer_bound="unbounded")
             deep = check(self.graph(variant, mm, n), prop)
-            return replace(deep, buffer=n, buffer_bound="unbounded" if deep.depends_on_buffer
-                           else "")
+            if deep.status is not Status.UNKNOWN:
+                return replace(deep, buffer=n,
+                               buffer_bound="unbounded" if deep.depends_on_buffer else "")
         before = projection(self.graph(variant, mm), prop)
         for depth in range(d + 1, max(d, self.options.max_buffer) + 1):
             deep = check(self.graph(variant, mm, depth), prop)
+            if deep.status is Status.UNKNOWN:  # e.g. the state limit: keep what we have
+                return replace(v, buffer=depth - 1, buffer_bound="largest checked")
             if not deep.depends_on_buffer:  # a deeper buffer shows a violation
                 return replace(deep, buffer=depth)
             after = projection(self.graph(variant, mm, depth), prop)
