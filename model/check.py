@@ -34,6 +34,7 @@ from intervm.impl import children
 from intervm.model import memory
 from intervm.model.bmc import bmc
 from intervm.model.budget import MemoryBudget
+from intervm.model.buffer_bound import projection, store_bound
 from intervm.model.chc import spacer
 from intervm.model.compile import compile_spec
 from intervm.model.explicit import StateGraph, check, explore
@@ -46,6 +47,9 @@ from intervm.spec.errors import EngineError, ParamError
 from intervm.spec.protocol import Protocol
 
 ENGINES = ("auto", "explicit", "bmc", "kind", "spacer", "l2s", "spin")
+# loop-free specs: a buffer as deep as the most stores a VM issues is used up to this
+# depth (litmus tests need 1-3), deeper ones fall back to growing by stabilisation
+MAX_EXACT_BUFFER = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,13 @@ class CheckOptions:
     """How to check: engine, per-call time limit (s), BMC depth, store-buffer size,
     parameter overrides for the finite instance, whether auto tries unbounded
     proofs, and the memory budget of each search (default: half the memory
-    available when the options are made; :func:`run` shares it among workers)."""
+    available when the options are made; :func:`run` shares it among workers).
+
+    ``grow_buffer``: under TSO/PSO, an absence verdict of the explicit engine (HOLDS,
+    UNREACHABLE) is re-checked with deeper buffers: to the most stores a VM can
+    issue when no process loops (exact: the buffer never fills), else one entry at
+    a time up to ``max_buffer`` until the values the property reads stop changing
+    (see :mod:`intervm.model.buffer_bound`)."""
 
     engine: str = "auto"
     timeout: float = 30.0
@@ -62,6 +72,8 @@ class CheckOptions:
     params: Mapping[str, int] = field(default_factory=dict)
     unbounded: bool = True
     memory: MemoryBudget = field(default_factory=MemoryBudget.default)
+    grow_buffer: bool = True
+    max_buffer: int = 3
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -70,6 +82,8 @@ class CheckOptions:
             )
         if self.timeout <= 0:
             raise ParamError(f"timeout {self.timeout} must be positive (seconds)")
+        if self.buffer < 1:
+            raise ParamError(f"store buffer size {self.buffer} must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +155,8 @@ class Cell:
             "scope": v.scope,
             "reason": v.reason,
             "invariant": v.invariant,
+            "buffer": v.buffer,
+            "buffer_bound": v.buffer_bound,
             "trace": None if v.trace is None else v.trace.to_json(),
         }
         return out
@@ -163,7 +179,7 @@ class Checker:
         self.protocol = protocol
         self.options = options or CheckOptions()
         self._systems: dict[tuple[Any, ...], System] = {}
-        self._graphs: dict[tuple[str, str], StateGraph] = {}
+        self._graphs: dict[tuple[str, str, int], StateGraph] = {}
 
     # ------------------------------------------------------------ instances
 
@@ -172,30 +188,48 @@ class Checker:
         params.update(self.options.params)
         return params
 
-    def system(self, variant: str, mm: str, *, unbounded: bool = False) -> System:
-        key = (variant, mm, unbounded)
+    def system(self, variant: str, mm: str, *, unbounded: bool = False,
+               buffer: int | None = None) -> System:
+        depth = self.options.buffer if buffer is None else buffer
+        key = (variant, mm, unbounded, depth)
         if key not in self._systems:
             params = (self.protocol.params_for(variant, unbounded=True) if unbounded
                       else self.finite_params(variant))
-            sys = compile_spec(self.protocol.spec(variant), params, mm, self.options.buffer,
+            sys = compile_spec(self.protocol.spec(variant), params, mm, depth,
                                budget=self.options.memory)
             self._systems[key] = replace(sys, variant=variant)
         return self._systems[key]
 
-    def sliced(self, variant: str, mm: str, prop: str) -> System:
-        key = (variant, mm, "sliced", prop)
+    def sliced(self, variant: str, mm: str, prop: str, *, exact: bool = False) -> System:
+        key = (variant, mm, "sliced", prop, exact)
         if key not in self._systems:
             params = self.protocol.params_for(variant, unbounded=True)
             sys = compile_sliced(self.protocol.spec(variant), params, mm, prop,
-                                 self.options.buffer)
+                                 self.options.buffer, exact_buffer=exact)
             self._systems[key] = replace(sys, variant=variant)
         return self._systems[key]
 
-    def graph(self, variant: str, mm: str) -> StateGraph:
-        key = (variant, mm)
+    def _spacer(self, variant: str, mm: str, prop: str) -> Verdict:
+        """Spacer on the sliced system. The default slice gives unobserved stores no
+        buffer entry (easier proofs, sound for them), so a violation or witness it
+        finds may need a deeper buffer than ``--buffer``: that one is decided again
+        on the exact slice, where the buffer fills up as in the whole system."""
+        cheap = self.sliced(variant, mm, prop)
+        v = spacer(cheap, prop, self.options.timeout, variant, self.options.memory)
+        if not memory.get(mm).buffered or v.status not in (Status.VIOLATED, Status.PROVED) \
+                or v.depends_on_buffer:
+            return v
+        exact = self.sliced(variant, mm, prop, exact=True)
+        if exact.vars == cheap.vars and exact.commands == cheap.commands:
+            return v
+        return spacer(exact, prop, self.options.timeout, variant, self.options.memory)
+
+    def graph(self, variant: str, mm: str, buffer: int | None = None) -> StateGraph:
+        depth = self.options.buffer if buffer is None else buffer
+        key = (variant, mm, depth)
         if key not in self._graphs:
-            self._graphs[key] = explore(self.system(variant, mm), variant=variant,
-                                        memory=self.options.memory)
+            self._graphs[key] = explore(self.system(variant, mm, buffer=depth),
+                                        variant=variant, memory=self.options.memory)
         return self._graphs[key]
 
     def properties(self, variant: str) -> list[str]:
@@ -214,6 +248,8 @@ class Checker:
         sys = self.system(variant, mm)
         kind = _kind(sys, prop)
         verdict, note = self._run(variant, mm, prop, kind)
+        if verdict is not None and memory.get(mm).buffered and verdict.buffer is None:
+            verdict = replace(verdict, buffer=self.options.buffer)
         if verdict is not None and verdict.trace is not None:
             verdict = replace(verdict, trace=replace(verdict.trace, variant=variant))
         return Cell(self.protocol.name, variant, mm, prop, kind, v.expected(prop, mm),
@@ -227,7 +263,7 @@ class Checker:
             case "auto":
                 return self._auto(variant, mm, prop, kind)
             case "explicit":
-                return check(self.graph(variant, mm), prop), ""
+                return self._finite(variant, mm, prop, kind), ""
             case "bmc":
                 if kind == "eventually":
                     return lasso_bmc(fin, prop, o.bmc_depth, o.timeout, variant, mem), ""
@@ -240,8 +276,7 @@ class Checker:
             case "spacer":
                 if kind == "eventually":
                     return l2s_spacer(fin, prop, o.timeout, variant, mem), ""
-                return spacer(self.sliced(variant, mm, prop), prop, o.timeout, variant,
-                              mem), ""
+                return self._spacer(variant, mm, prop), ""
             case "l2s":
                 if kind != "eventually":
                     return None, "liveness-to-safety checks liveness only"
@@ -253,8 +288,38 @@ class Checker:
             case _:
                 raise EngineError(f"engine {o.engine!r} is not wired into the checker")
 
+    def _finite(self, variant: str, mm: str, prop: str, kind: str) -> Verdict:
+        """The explicit engine's verdict; under TSO/PSO an absence verdict is grown to
+        a deeper buffer when ``grow_buffer`` (see :class:`CheckOptions`)."""
+        d = self.options.buffer
+        v = check(self.graph(variant, mm), prop)
+        if (not memory.get(mm).buffered or kind == "eventually" or not self.options.grow_buffer
+                or not v.depends_on_buffer):
+            return v
+        n = store_bound(self.protocol.spec(variant))
+        if n is not None and n <= max(d, MAX_EXACT_BUFFER):
+            if n <= d:
+                return replace(v, buffer=n, buffer_bound="unbounded")
+            deep = check(self.graph(variant, mm, n), prop)
+            if deep.status is not Status.UNKNOWN:
+                return replace(deep, buffer=n,
+                               buffer_bound="unbounded" if deep.depends_on_buffer else "")
+        before = projection(self.graph(variant, mm), prop)
+        for depth in range(d + 1, max(d, self.options.max_buffer) + 1):
+            deep = check(self.graph(variant, mm, depth), prop)
+            if deep.status is Status.UNKNOWN:  # e.g. the state limit: keep what we have
+                return replace(v, buffer=depth - 1, buffer_bound="largest checked")
+            if not deep.depends_on_buffer:  # a deeper buffer shows a violation
+                return replace(deep, buffer=depth)
+            after = projection(self.graph(variant, mm, depth), prop)
+            if after == before:
+                return replace(v, buffer=depth - 1, buffer_bound="sufficient")
+            before, v = after, deep
+        return replace(v, buffer=max(d, self.options.max_buffer),
+                       buffer_bound="largest checked")
+
     def _auto(self, variant: str, mm: str, prop: str, kind: str) -> tuple[Verdict, str]:
-        fin = check(self.graph(variant, mm), prop)
+        fin = self._finite(variant, mm, prop, kind)
         if not self.options.unbounded or kind == "eventually":
             return fin, ""
         if kind == "always" and fin.status is not Status.HOLDS:
@@ -277,7 +342,7 @@ class Checker:
             return fin, ("unbounded proof not attempted: the protocol's proof plan does "
                          "not list this property (Spacer does not finish on it)")
         t0 = time.perf_counter()
-        unb = spacer(sliced, prop, self.options.timeout, variant, self.options.memory)
+        unb = self._spacer(variant, mm, prop)
         match unb.status:
             case Status.PROVED:
                 return replace(unb, states=fin.states), ""

@@ -116,7 +116,7 @@ def injected_var(doorbell: str) -> str:
 
 class _Compiler:
     def __init__(self, spec: Spec, params: Mapping[str, int | None], mm: str, buffer: int,
-                 observe: frozenset[str] | None = None):
+                 observe: frozenset[str] | None = None, exact_buffer: bool = False):
         self.model = memory.get(mm)
         if buffer < 1:
             raise ParamError(f"store buffer size {buffer} must be at least 1")
@@ -127,7 +127,9 @@ class _Compiler:
         self.params = self._resolve_params(params)
         self.var_ids = {v.name: i + 1 for i, v in enumerate(spec.shared)}
         # shared variables outside ``observe`` are dropped: their stores and loads
-        # still take a step, but touch neither memory nor a store buffer
+        # still take a step and touch no memory; with ``exact_buffer`` a store by a
+        # process that also stores an observed variable takes a value-less buffer
+        # entry, so the bounded buffer fills up exactly as in the whole system
         self.dropped = (
             frozenset() if observe is None else frozenset(self.var_ids) - observe
         )
@@ -135,11 +137,14 @@ class _Compiler:
         for p in spec.processes:
             stored = {s.op.var for s in p.steps if isinstance(s.op, Store)} - self.dropped
             loaded = {s.op.var for s in p.steps if isinstance(s.op, Load | Rmw)} - self.dropped
+            phantoms = ({s.op.var for s in p.steps if isinstance(s.op, Store)} & self.dropped
+                        if exact_buffer else set())
             footprint = Footprint(
                 p.name,
                 stores=tuple(self.location(t) for t in sorted(stored)),
                 loads=tuple(self.location(t) for t in sorted(loaded)),
-                fences=frozenset(s.op.kind for s in p.steps if isinstance(s.op, Fence)))
+                fences=frozenset(s.op.kind for s in p.steps if isinstance(s.op, Fence)),
+                phantoms=tuple(self.location(t) for t in sorted(phantoms)))
             lay = self.model.layout(footprint, buffer)
             if lay is not None:
                 self.layouts[p.name] = lay
@@ -300,6 +305,11 @@ class _Compiler:
             case Store(var, value, index) if var in self.dropped:
                 text = f"store {var} (not observed)"
                 access = Access("store", var, observed=False)
+                if lay is not None and var in lay.phantoms:  # a value-less entry
+                    eff = model.store(lay, self.location(var),
+                                      Const(0) if lay.with_index else None, Const(0))
+                    guard = and_(guard, eff.guard)
+                    mem_ups.extend(eff.updates)
             case Load(dst, var, index):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
@@ -610,12 +620,14 @@ def compile_spec(
     buffer: int = 2,
     observe: frozenset[str] | None = None,
     budget: MemoryBudget | None = None,
+    exact_buffer: bool = False,
 ) -> System:
     """Compile ``spec`` with ``params`` (None = symbolic) under ``memory_model``.
 
     ``observe``: when given, only these shared variables are kept (see
-    :func:`intervm.model.slicing.compile_sliced`). ``budget``: refuse an instance
-    whose initial state would not fit (see :func:`check_instance_size`)."""
-    compiler = _Compiler(spec, params or {}, memory_model, buffer, observe)
+    :func:`intervm.model.slicing.compile_sliced`); ``exact_buffer``: their stores
+    still take store-buffer entries. ``budget``: refuse an instance whose initial state
+    would not fit (see :func:`check_instance_size`)."""
+    compiler = _Compiler(spec, params or {}, memory_model, buffer, observe, exact_buffer)
     check_instance_size(spec, compiler.params, buffer, budget)
     return compiler.build()

@@ -37,7 +37,9 @@ LEGEND = (
     "parameter value. HOLDS ≤n: no violation within n steps. VIOLATED n: the shortest "
     "counterexample has n steps (click it for the race). REACHED n: a 'sometimes' state "
     "is reached in n steps. UNKNOWN: no answer, never a pass. ✓ the variant declares "
-    "this verdict, ✗ it does not."
+    "this verdict, ✗ it does not. TSO/PSO: 'buffer ≤ d' names the store-buffer depth an "
+    "absence verdict was decided with ('sufficient': one more entry changed nothing the "
+    "property reads; 'unbounded': no VM issues more stores)."
 )
 
 
@@ -134,6 +136,8 @@ def _matrix_cell(cell: Cell | None, shown: set[str]) -> str:
                  + (f"; {v.reason}" if v.reason else "") + (f"; {cell.note}" if cell.note else ""),
                  quote=True)
     extra = "" if cell.matches else f'<div class="no">declared {escape(cell.expected)}</div>'
+    if v.depends_on_buffer and v.buffer_text:
+        extra = f'<div class="dim">{escape(v.buffer_text)}</div>' + extra
     return (f'<td class="{cls}" title="{tip}">{mark} {text}<div class="dim">{escape(v.engine)} '
             f"{v.seconds:.2f}s</div>{extra}</td>")
 

@@ -79,17 +79,38 @@ def slice_for(system: System, prop: str) -> System:
 
 def compile_sliced(
     spec: Spec, params: Mapping[str, int | None], memory_model: str, prop: str,
-    buffer: int = 2,
+    buffer: int = 2, exact_buffer: bool = False,
 ) -> System:
     """Compile ``spec`` for checking safety property ``prop`` only.
 
     The cone is computed under sequential consistency; shared variables outside it
-    are then dropped *before* the memory model is applied, so their stores take no
-    store-buffer entry. A buffered store to an unobserved variable only adds a
-    flush step that commutes with everything the property sees, so nothing the
-    property can observe is lost; the result is sliced once more under the model.
+    are then dropped *before* the memory model is applied, and the result is sliced
+    once more under the model.
+
+    By default a store to a dropped variable takes no store-buffer entry. A
+    buffered store to an unobserved variable only adds a flush step that commutes
+    with everything the property sees, but it also occupies one of the ``buffer``
+    entries: without it the other stores have more room, so the slice has every run
+    of the whole system and more (those of a deeper buffer). A proof on it (an
+    invariant, an unreachable state) holds for the whole system; a violation or a
+    witness found on it may need more entries than ``buffer``. ``exact_buffer``
+    keeps such stores as value-less entries (in a process that also stores an
+    observed variable), so the buffer fills up, stalls and drains exactly as in the
+    whole system; flushing one writes nothing. That slice is exact but harder for
+    Spacer, so :class:`~intervm.model.check.Checker` uses it only to confirm a
+    violation found on the default one.
+
+    >>> from intervm.spec.protocols import get_protocol
+    >>> spec = get_protocol("coalescing").spec("correct")
+    >>> cheap = compile_sliced(spec, {}, "tso", "no_lost_wakeup", buffer=1)
+    >>> exact = compile_sliced(spec, {}, "tso", "no_lost_wakeup", buffer=1, exact_buffer=True)
+    >>> [v.name for v in cheap.vars if v.name.startswith("sb.P")]
+    ['sb.P.n', 'sb.P.val0']
+    >>> [v.name for v in exact.vars if v.name.startswith("sb.P")]
+    ['sb.P.n', 'sb.P.val0', 'sb.P.var0']
     """
     sc = slice_for(compile_spec(spec, params, "sc"), prop)
     kept = frozenset(v.name for v in sc.vars if v.role == "shared")
-    full = compile_spec(spec, params, memory_model, buffer, observe=kept)
+    full = compile_spec(spec, params, memory_model, buffer, observe=kept,
+                        exact_buffer=exact_buffer)
     return slice_for(full, prop)

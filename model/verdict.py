@@ -5,6 +5,14 @@
 'VIOLATED (8 steps)'
 >>> v.agrees_with("violated")
 True
+
+Under TSO/PSO the checker records the store-buffer depth; a verdict that claims an
+absence (HOLDS, PROVED, UNREACHABLE) names it, since a deeper buffer may add runs:
+
+>>> Verdict(Status.HOLDS, "p", "explicit", 0.0, buffer=2, buffer_bound="sufficient").text
+'HOLDS (buffer ≤ 2, sufficient)'
+>>> Verdict(Status.HOLDS, "p", "explicit", 0.0, buffer=3, buffer_bound="unbounded").text
+'HOLDS (buffer unbounded, ≤ 3 stores per VM)'
 """
 
 from __future__ import annotations
@@ -35,6 +43,12 @@ class Verdict:
     reason: str = ""
     invariant: str | None = None
     trace: Trace | None = None
+    # TSO/PSO: store-buffer entries per VM the verdict was decided with (None: SC)
+    buffer: int | None = None
+    # how far that depth is from unbounded: "" (as requested), "sufficient" (one
+    # more entry changed nothing the property reads), "largest checked" (it still
+    # changed at the largest depth tried) or "unbounded" (no VM issues more stores than that)
+    buffer_bound: str = ""
 
     @property
     def outcome(self) -> str | None:
@@ -53,7 +67,47 @@ class Verdict:
         return self.outcome == expected
 
     @property
+    def depends_on_buffer(self) -> bool:
+        """True when the verdict claims that something never happens, which a deeper
+        store buffer could overturn (a violation or a witness stays one)."""
+        match self.status:
+            case Status.HOLDS | Status.BOUNDED:
+                return True
+            case Status.PROVED:
+                return not self.scope.startswith("reach")
+            case Status.VIOLATED:
+                return self.reason == "unreachable"
+            case Status.UNKNOWN:
+                return False
+
+    @property
+    def buffer_text(self) -> str:
+        """``buffer ≤ 2``, ``buffer ≤ 2, sufficient``, … or '' (SC, or not recorded)."""
+        b = self.buffer
+        if b is None:
+            return ""
+        match self.buffer_bound:
+            case "unbounded":
+                return f"buffer unbounded, ≤ {b} {'store' if b == 1 else 'stores'} per VM"
+            case "sufficient":
+                return f"buffer ≤ {b}, sufficient"
+            case "largest checked":
+                return f"buffer ≤ {b} (largest checked)"
+            case _:
+                return f"buffer ≤ {b}"
+
+    @property
     def text(self) -> str:
+        base = self._base_text
+        bound = self.buffer_text if self.depends_on_buffer else ""
+        if not bound:
+            return base
+        if base.endswith(")"):
+            return f"{base[:-1]}; {bound})"
+        return f"{base} ({bound})"
+
+    @property
+    def _base_text(self) -> str:
         match self.status:
             case Status.PROVED:
                 return f"PROVED ({self.scope or 'unbounded'})"

@@ -109,7 +109,8 @@ def _explain(cells: list[Cell], todo: list[Job], options: CheckOptions) -> list[
         assert c.verdict is not None
         checker = checkers[c.protocol]
         system = checker.system(c.variant, c.memory_model,
-                                unbounded=c.verdict.engine == "spacer+bmc")
+                                unbounded=c.verdict.engine == "spacer+bmc",
+                                buffer=c.verdict.buffer)  # the depth it was found at
         out.append(explain(c, system, checker.protocol.spec(c.variant)))
     return out
 

@@ -41,7 +41,10 @@ LEGEND = (
     "the finite instance under the variant's name (exhaustive search). HOLDS ≤n = no "
     "violation within n steps. VIOLATED n = shortest counterexample has n steps "
     "(--show-trace prints it). REACHED n = a 'sometimes' state is reached in n steps. "
-    "UNKNOWN = no answer, never counted as a pass. ✓ = what the variant declares, ✗ = not."
+    "UNKNOWN = no answer, never counted as a pass. ✓ = what the variant declares, ✗ = not. "
+    "TSO/PSO: buffer ≤ d = decided with d store-buffer entries per VM (a deeper buffer "
+    "may allow more); 'sufficient' = one more entry changed nothing the property reads; "
+    "'largest checked' = it still did at d; 'buffer unbounded' = no VM issues more stores."
 )
 
 
@@ -66,6 +69,9 @@ def _cell_text(cell: Cell) -> Text:
     mark = "✓ " if cell.matches else "✗ "
     t = Text(mark, style="bold green" if cell.matches else "bold red")
     t.append(cell.short_text(), style=style)
+    if v.depends_on_buffer and v.buffer_text:
+        t.append(f"\n{v.buffer_text}", style="yellow" if v.buffer_bound in ("", "largest checked")
+                 else "dim")
     t.append(f"\n{v.engine} {v.seconds:.2f}s", style="dim")
     if v.status is Status.UNKNOWN:
         t.append(f"\n{v.reason[:40]}", style="magenta")
@@ -134,6 +140,10 @@ class _VerifyCommand(OneLineErrors):
 @click.option("--bmc-depth", type=click.IntRange(0, 500), default=30, show_default=True)
 @click.option("--buffer", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Store-buffer entries per VM under TSO/PSO.")
+@click.option("--max-buffer", type=click.IntRange(1, 8), default=3, show_default=True,
+              help="TSO/PSO: grow the buffer up to this depth to confirm a HOLDS/UNREACHABLE.")
+@click.option("--fixed-buffer", is_flag=True,
+              help="TSO/PSO: check with --buffer only (the verdict then says its bound).")
 @click.option("--no-unbounded", is_flag=True, help="auto: skip the unbounded proofs.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: number of CPUs).")
@@ -145,8 +155,9 @@ class _VerifyCommand(OneLineErrors):
 def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, variants: tuple[str, ...],
            memory_models: tuple[str, ...], props: tuple[str, ...], engine: str,
            params: tuple[str, ...], timeout: float, bmc_depth: int, buffer: int,
-           no_unbounded: bool, jobs: int | None, as_json: bool, show_trace: bool,
-           show_invariant: bool, list_only: bool, max_memory: MemoryBudget | None) -> None:
+           max_buffer: int, fixed_buffer: bool, no_unbounded: bool, jobs: int | None,
+           as_json: bool, show_trace: bool, show_invariant: bool, list_only: bool,
+           max_memory: MemoryBudget | None) -> None:
     """Check every variant × memory model × property and print the verdict matrix.
 
     SPEC_FILE is a Python file declaring your own protocol (see docs/user-protocols.md).
@@ -169,7 +180,8 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
             raise OneLineUsageError(one_line(e.format_message()), 2) from None
         options = CheckOptions(engine=engine, timeout=timeout, bmc_depth=bmc_depth,
                                buffer=buffer, params=values,
-                               unbounded=not no_unbounded, memory=budget_of(max_memory))
+                               unbounded=not no_unbounded, grow_buffer=not fixed_buffer,
+                               max_buffer=max_buffer, memory=budget_of(max_memory))
         todo = plan(protocols, variants, memory_models, props)
         if not todo:
             raise OneLineUsageError("the filters select nothing to check", 2)
@@ -234,6 +246,7 @@ def _details(console: Console, cells: list[Cell], todo: list[Job], show_trace: b
             console.print(Text(v.invariant))
         if show_trace and v.trace is not None and v.status is Status.VIOLATED:
             system = checkers[c.protocol].system(c.variant, c.memory_model,
-                                                 unbounded=v.engine == "spacer+bmc")
+                                                 unbounded=v.engine == "spacer+bmc",
+                                                 buffer=v.buffer)  # the depth it was found at
             console.print()
             console.print(trace_table(v.trace, system))

@@ -52,12 +52,16 @@ class Location:
 class Footprint:
     """What one process touches, as far as a model needs to know to give it state:
     the observed locations it stores to and loads from (RMWs count as loads), sorted
-    by name, and the fence kinds its steps use."""
+    by name, and the fence kinds its steps use. ``phantoms``: sliced-away locations it
+    also stores to, when the compiler is asked for an exact slice; a model that
+    buffers stores gives each of their stores a value-less entry, so a bounded buffer
+    fills up exactly as in the whole system (flushing one writes nothing)."""
 
     process: str
     stores: tuple[Location, ...]
     loads: tuple[Location, ...]
     fences: frozenset[str]
+    phantoms: tuple[Location, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,10 @@ class BufferLayout:
     targets: tuple[str, ...]  # shared variables the process stores to
     with_index: bool
     with_barrier: bool = False
+    # sliced-away shared variables the process also stores: their stores still take
+    # an entry (tagged with the variable's id, no value) so a bounded buffer fills up
+    # exactly as in the whole system; flushing one writes nothing
+    phantoms: tuple[str, ...] = ()
 
     def n(self) -> str:
         return count_var(self.process)
@@ -91,7 +95,7 @@ class BufferLayout:
 
     @property
     def with_var(self) -> bool:
-        return len(self.targets) > 1
+        return len(self.targets) + len(self.phantoms) > 1
 
     def fields(self, k: int) -> list[str]:
         out = [self.val(k)]

@@ -127,7 +127,8 @@ class StoreBufferModel(MemoryModel):
             return None
         return BufferLayout(footprint.process, size, tuple(t.name for t in targets),
                             any(t.is_array for t in targets),
-                            self.store_barrier and "store" in footprint.fences)
+                            self.store_barrier and "store" in footprint.fences,
+                            tuple(t.name for t in footprint.phantoms))
 
     def concrete(self, depth: int | None) -> Concrete:
         return StoreBuffer(depth, self.reorders_stores, self.store_barrier)
