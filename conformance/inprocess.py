@@ -61,6 +61,7 @@ from intervm.conformance.refine import Divergence, Validator
 from intervm.conformance.sched import Access, Loc, Role, Run, TargetAborted, TesterError
 from intervm.conformance.tracecheck import system_for
 from intervm.model import memory
+from intervm.model.budget import MemoryBudget
 from intervm.model.compile import compile_spec
 from intervm.model.evaluate import Semantics
 from intervm.model.explicit import check, explore
@@ -135,9 +136,11 @@ class Target:
     oracle: Oracle
     system: System | None = None  # the correct spec, compiled: every access is checked
     refined_roles: frozenset[str] = frozenset()  # whose accesses are fed to the spec
+    memory: MemoryBudget | None = None  # the refinement's budget (None: the default)
 
     @staticmethod
-    def of(impl: Implementation, memory_model: str, refine: bool = True) -> Target:
+    def of(impl: Implementation, memory_model: str, refine: bool = True,
+           budget: MemoryBudget | None = None) -> Target:
         if memory_model not in memory.MODELS:
             raise TesterError(f"memory model {memory_model!r} is not one of "
                               f"{', '.join(memory.names())}")
@@ -152,13 +155,15 @@ class Target:
         if refine and impl.protocol in REFINED:
             if impl.protocol == "coalescing" and impl.variant not in UNREFINED_VARIANTS:
                 spec = get_protocol(impl.protocol).spec(_ref_variant(impl.protocol))
-                system = compile_spec(spec, dict(params), memory_model, buffer=impl.buffer)
+                system = compile_spec(spec, dict(params), memory_model, buffer=impl.buffer,
+                                      budget=budget)
                 fed = roles
             elif (impl.protocol == "timer" and roles == TIMER_REFINED_ROLES
                   and _seqlock_layout(impl.variant)):
                 system = system_for("timer", "seqlock", memory_model,
                                     {"start": START, "ticks": params["ticks"] + 1,
-                                     "reads": params["reads"]}, buffer=impl.buffer)
+                                     "reads": params["reads"]}, buffer=impl.buffer,
+                                    memory=budget)
                 fed = TIMER_REFINED_ROLES
         spec_procs = {p.name for p in get_protocol(impl.protocol).spec(
             _ref_variant(impl.protocol)).processes} | {"W1", "W2", "P1", "P2"}
@@ -168,7 +173,7 @@ class Target:
                 f"implementation {impl.name} has roles {', '.join(unknown)} that are not "
                 f"processes of the {impl.protocol} spec; name roles after "
                 f"{', '.join(sorted(spec_procs - {'clock'}))}")
-        return Target(impl, memory_model, params, oracle_for(impl), system, fed)
+        return Target(impl, memory_model, params, oracle_for(impl), system, fed, budget)
 
     def new_run(self) -> Run:
         roles = roles_of(self.impl, self.params)
@@ -228,7 +233,8 @@ class _Stepper:
         self.validator = (None if target.system is None
                           else Validator(target.system, TIMER_ROLES
                                          if target.impl.protocol == "timer"
-                                         else BINDINGS[target.impl.protocol]))
+                                         else BINDINGS[target.impl.protocol],
+                                         memory=target.memory))
         self.divergence: Divergence | None = None
         self.run.start()
         self.init = snapshot(self.run)
@@ -440,7 +446,8 @@ def machine_for(target: Target, counter: list[float]) -> type[RuleBasedStateMach
 
 def test(impl: Implementation, memory_model: str, *, max_examples: int = DEFAULT_EXAMPLES,
          seed: int | None = None, shrink: bool = True, refine: bool = True,
-         restarts: int = RESTARTS, guide: bool = True) -> Result:
+         restarts: int = RESTARTS, guide: bool = True,
+         memory: MemoryBudget | None = None) -> Result:
     """Test ``impl`` under ``memory_model``; a failure comes back shrunk, with its trace.
 
     Without ``seed`` the search is derandomized (the same schedules every time).
@@ -451,9 +458,11 @@ def test(impl: Implementation, memory_model: str, *, max_examples: int = DEFAULT
     search needed more) look for failures of the same property that minimize
     shorter; the shortest is returned. ``guide=False`` shortens by search alone,
     without trying the model checker's counterexample of the implementation's spec
-    variant (:func:`spec_schedule`).
+    variant (:func:`spec_schedule`). ``memory``: the budget of the refinement's spec
+    states (default: half the available memory); past it the search raises
+    :class:`~intervm.model.budget.BudgetExceeded` (no verdict).
     """
-    target = Target.of(impl, memory_model, refine)
+    target = Target.of(impl, memory_model, refine, memory)
     t0 = time.perf_counter()
     counter: list[float] = [0, 0, t0, 0.0]
     failed = _search(target, counter, max_examples, seed)
@@ -708,12 +717,13 @@ def decisions(trace: Trace) -> list[str]:
     return [s.command.split(":", 1)[0] for s in trace.steps]
 
 
-def replay(impl: Implementation, trace: Trace, refine: bool = True) -> Violation | None:
+def replay(impl: Implementation, trace: Trace, refine: bool = True,
+           memory: MemoryBudget | None = None) -> Violation | None:
     """Re-run exactly the schedule in ``trace``; the first violation, or None."""
     if trace.system != impl.protocol:
         raise TraceError(f"the trace is of protocol {trace.system!r} but implementation "
                          f"{impl.name} implements {impl.protocol!r}")
-    target = Target.of(impl, trace.memory_model, refine)
+    target = Target.of(impl, trace.memory_model, refine, memory)
     s = _Stepper(target)
     try:
         for k, d in enumerate(decisions(trace), start=1):

@@ -9,6 +9,7 @@ limit, so a regression fails the test instead of eating the machine's memory.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -356,3 +357,46 @@ def test_graph_past_the_budget_is_one_line(tmp_path: Path) -> None:
     assert line.endswith("capacity=65536 makes each state 512 KB (slots has 65536 "
                          "elements) — lower --param capacity or raise --max-memory)")
     assert not (tmp_path / "g.dot").exists()
+
+
+def test_inprocess_refinement_takes_the_budget(tmp_path: Path) -> None:
+    # the in-process tester compiles the spec it refines against under --max-memory:
+    # a ring of 2**20 slots (8 MB of initial state) does not fit in 4 MB
+    (tmp_path / "bigimpl.py").write_text(
+        "from dataclasses import replace\n"
+        "from intervm.conformance.implementation import REFERENCE_COALESCING\n"
+        "BIG = replace(REFERENCE_COALESCING, name='big', params={'capacity': 1 << 20})\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    r = subprocess.run([sys.executable, "-m", "intervm.cli", "conformance", "inprocess",
+                        "bigimpl:BIG", "-m", "sc", "--max-examples", "5",
+                        "--max-memory", "4M"], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=300, preexec_fn=_limit_memory)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert line == ("Error: parameter capacity=1048576 of 'coalescing' makes shared array "
+                    "'slots' 1048576 elements long: its initial state alone takes about "
+                    "8.0 MB, more than the memory budget 4 MB; lower capacity or raise "
+                    "--max-memory")
+
+
+def test_inprocess_search_past_the_budget_is_an_error_case_not_a_pass(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # a refinement whose spec states outgrow --max-memory mid-search has no verdict
+    from intervm.commands import conformance_inprocess as cmd
+    from intervm.model.budget import BudgetExceeded
+
+    def outgrown(*_a: object, **kw: object) -> object:
+        assert isinstance(kw["memory"], MemoryBudget) and kw["memory"].limit == 8 << 20
+        raise BudgetExceeded("memory budget 8 MB exceeded after 12 states")
+
+    monkeypatch.setattr(cmd, "test", outgrown)
+    r = CliRunner().invoke(main, ["conformance", "inprocess",
+                                  "intervm.conformance.implementation:REFERENCE_COALESCING",
+                                  "-m", "sc", "--max-memory", "8M",
+                                  "--json", str(tmp_path / "r.json")])
+    assert r.exit_code == 1, r.output
+    (case,) = json.loads((tmp_path / "r.json").read_text())["cases"]
+    assert case["outcome"] == "error"
+    assert case["detail"] == ("UNKNOWN: memory budget 8 MB exceeded after 12 states; "
+                              "no verdict")

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from intervm.commands._common import OneLineErrors, OneLineUsageError
+from intervm.commands._common import OneLineErrors, OneLineUsageError, max_memory_option
 from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance import report as rp
 from intervm.conformance.broken import BROKEN
@@ -36,6 +36,7 @@ from intervm.conformance.inprocess import (
 )
 from intervm.conformance.sched import TargetAborted, TesterError
 from intervm.model import memory
+from intervm.model.budget import BudgetExceeded, MemoryBudget
 from intervm.model.trace import Trace
 from intervm.spec.errors import IntervmError, TraceError, ended_by
 from intervm.spec.protocols import get_protocol
@@ -134,9 +135,11 @@ def _case(res: Result, expect_fail: bool, replay_hint: str) -> rp.Case:
               help="Write the report as JSON.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report as JUnit XML.")
+@max_memory_option
 def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_examples: int,
               seed: int | None, no_refine: bool, save: Path | None, replay_file: Path | None,
-              json_out: Path | None, junit: Path | None) -> None:
+              json_out: Path | None, junit: Path | None,
+              max_memory: MemoryBudget | None) -> None:
     """Test TARGET (MODULE:OBJECT, an Implementation) under Hypothesis-chosen schedules.
 
     Exit status 1 on any failure (or, with --builtin, on any unexpected outcome).
@@ -155,7 +158,7 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
             assert target is not None or builtin
             if target is None:
                 raise _usage("--replay needs the MODULE:OBJECT that recorded it")
-            _replay(console, load_impl(target), replay_file, not no_refine)
+            _replay(console, load_impl(target), replay_file, not no_refine, max_memory)
             return
         mms = tuple(models) or ("sc", "tso")
         cases: list[rp.Case] = []
@@ -182,7 +185,12 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
             t0 = time.monotonic()
             try:
                 with console.status(f"{impl.name} under {mm.upper()}"):
-                    res = test(impl, mm, max_examples=budget, seed=seed, refine=not no_refine)
+                    res = test(impl, mm, max_examples=budget, seed=seed, refine=not no_refine,
+                               memory=max_memory)
+            except BudgetExceeded as e:  # the spec states outgrew --max-memory: no verdict
+                cases.append(_aborted(f"{impl.name}/{mm}", f"UNKNOWN: {e}",
+                                      time.monotonic() - t0))
+                continue
             except TargetAborted as e:
                 cases.append(_aborted(f"{impl.name}/{mm}", f"{target or impl.name}: {e}",
                                       time.monotonic() - t0))
@@ -209,9 +217,10 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
         raise click.ClickException(" ".join(str(e).split())) from None
 
 
-def _replay(console: Console, impl: Implementation, path: Path, refine: bool) -> None:
+def _replay(console: Console, impl: Implementation, path: Path, refine: bool,
+            memory: MemoryBudget | None = None) -> None:
     trace = Trace.from_json(read_text(path, "replay file", TraceError))
-    v = replay(impl, trace, refine)
+    v = replay(impl, trace, refine, memory)
     console.print(schedule_text(trace, list(impl.roles(impl.instance_params()))))
     if v is None:
         console.print(f"replayed {len(trace)} steps: no property failed (the recorded "
