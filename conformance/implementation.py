@@ -489,7 +489,8 @@ def _ref_publish(acc: SharedAccess, tick: int, state: list[int]) -> None:
 
 
 def _ref_read_seqlock(acc: SharedAccess, state: list[int]) -> int:
-    st = tm.ReaderState(last=state[0] if state else 0, max_attempts=1_000_000)
+    st = tm.ReaderState(last=state[0] if state else 0, max_attempts=1_000_000,
+                        min_wait_s=0.0)  # in process the clock must not matter
     v = tm.read_seqlock(acc, st)
     state[:] = [st.last]
     return v

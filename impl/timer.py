@@ -18,6 +18,7 @@ retry a bounded number of times, and reject time going backwards.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 from intervm.impl.access import Fence, SharedAccess
@@ -61,10 +62,16 @@ def publish(acc: SharedAccess, st: WriterState, tick: int) -> None:
 
 @dataclass
 class ReaderState:
-    """A reader's last accepted tick (for the monotonicity check) and retry bound."""
+    """A reader's last accepted tick (for the monotonicity check) and retry bound.
+
+    A read gives up (a protocol violation) only after ``max_attempts`` attempts *and*
+    ``min_wait_s`` seconds without a stable even ``timer_seq``: on a loaded machine a
+    writer preempted between its two ``timer_seq`` stores can stay off the CPU for
+    far longer than 20,000 attempts take, and that is not a broken writer."""
 
     last: int = 0
     max_attempts: int = 20_000
+    min_wait_s: float = 1.0
     yield_every: int = 32
     retries: int = 0
 
@@ -85,9 +92,18 @@ def read_seqlock(acc: SharedAccess, st: ReaderState) -> int:
     design (before and after the data), and only those locals are compared.
     """
     seq = 0
-    for attempt in range(st.max_attempts):
+    attempt = 0
+    gave_up_at: float | None = None  # the clock is read only once the attempts run out
+    while True:
+        if attempt >= st.max_attempts:
+            now = time.monotonic()
+            if gave_up_at is None:
+                gave_up_at = now
+            elif now - gave_up_at >= st.min_wait_s:
+                break
         if attempt and attempt % st.yield_every == 0:
             os.sched_yield()  # let a preempted writer finish
+        attempt += 1
         seq = acc.load("timer_seq")
         if seq & 1:
             st.retries += 1
@@ -101,7 +117,8 @@ def read_seqlock(acc: SharedAccess, st: ReaderState) -> int:
     raise ProtocolViolation(
         "timer_seq",
         seq,
-        f"no stable even value in {st.max_attempts} attempts (stuck odd or always changing): "
+        f"no stable even value in {attempt} attempts over at least {st.min_wait_s:g} s "
+        "(stuck odd or always changing): "
         "the timer writer died mid-publish or is hostile",
     )
 

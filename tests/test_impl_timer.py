@@ -37,11 +37,35 @@ def test_writer_resumes_even_after_dying_mid_publish(tmp_path: Path) -> None:
 def test_seq_stuck_odd_is_a_bounded_violation(tmp_path: Path) -> None:
     with region(tmp_path) as acc:
         acc.store("timer_seq", 7)
-        t0 = time.monotonic()
         with pytest.raises(ProtocolViolation, match="stuck odd") as err:
-            tm.read_seqlock(acc, tm.ReaderState(max_attempts=2000))
+            tm.read_seqlock(acc, tm.ReaderState(max_attempts=2000, min_wait_s=0.0))
         assert (err.value.field, err.value.value) == ("timer_seq", 7)
-        assert time.monotonic() - t0 < 2.0
+        assert "no stable even value in 2001 attempts" in str(err.value)
+
+
+class _PreemptedWriter:
+    """``timer_seq`` stays odd for ``odd_loads`` loads (a writer off the CPU between
+    its two stores), then the publish completes: seq 2, time 0x1_0000_0005."""
+
+    def __init__(self, odd_loads: int) -> None:
+        self.left = odd_loads
+
+    def load(self, field: str, index: int | None = None) -> int:
+        if field == "timer_seq":
+            self.left -= 1
+            return 1 if self.left >= 0 else 2
+        return {"time_lo": 5, "time_hi": 1}[field]
+
+
+def test_a_writer_preempted_past_the_attempts_is_waited_for() -> None:
+    # 3x the attempt bound odd: still a correct read while min_wait_s has not passed
+    st = tm.ReaderState(max_attempts=100, min_wait_s=3600.0, yield_every=1 << 30)
+    assert tm.read_seqlock(_PreemptedWriter(300), st) == 0x1_0000_0005  # type: ignore[arg-type]
+    assert st.retries == 300
+    # without the floor the same writer is given up on after the attempts
+    with pytest.raises(ProtocolViolation, match="stuck odd"):
+        tm.read_seqlock(_PreemptedWriter(300), tm.ReaderState(max_attempts=100,  # type: ignore[arg-type]
+                                                              min_wait_s=0.0))
 
 
 def test_time_going_backwards_is_a_violation(tmp_path: Path) -> None:
