@@ -145,9 +145,30 @@ class Host:
         return VmViolation(role or "host", "total_size", size, rule, rule)
 
     def check_region(self) -> None:
-        """Raise :class:`VmViolation` if the region file shrank under the run."""
+        """Raise :class:`VmViolation` if the region file shrank, or its path was removed
+        or now names another file (the VMs would run on, unseen by anyone else)."""
         if self.region_size() < self.observer.layout.total_size:
             raise self._truncated(None)
+        mine = os.fstat(self._region_fd)
+        if mine.st_nlink == 0 or not self._names_our_region():
+            how = "removed" if not os.path.lexists(self.region_path) else "replaced by another file"
+            rule = (
+                f"region {self.region_path} was {how} under the run (noticed by the host; "
+                "the VMs' mapping is no longer that path); leave the region file alone "
+                "while the VMs run, then run again"
+            )
+            raise VmViolation("host", "region_file", mine.st_nlink, rule, rule)
+
+    def _names_our_region(self) -> bool:
+        """Whether the region path still names the file the host created."""
+        if self._region_fd < 0:
+            return True  # nothing opened yet: a half-created file of ours at most
+        mine = os.fstat(self._region_fd)
+        try:
+            now = os.stat(self.region_path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino)
 
     def peek(self, name: str) -> int:
         """Load scalar field ``name`` with ``pread``, not the mapping.
@@ -279,7 +300,10 @@ class Host:
         if failures:  # a violation is the diagnosis; deaths and timeouts follow from it
             failures.sort(key=lambda f: not isinstance(f, VmViolation))
             self._fail(failures[0])
-        self.check_region()
+        try:
+            self.check_region()
+        except VmViolation as exc:
+            self._fail(exc)
 
     def _handle(self, vm: Vm) -> VmFailed | None:
         """Read what ``vm`` sent or how it ended; a failure to raise, or ``None``."""
@@ -351,10 +375,11 @@ class Host:
             self._listener.close()
         if hasattr(self, "observer"):
             self.observer.close()
+        ours = self._own_region and self._names_our_region()
         if self._region_fd >= 0:
             os.close(self._region_fd)
         self.doorbells.close()
-        if self._own_region:
+        if ours:  # never remove a file someone else put at the path meanwhile
             self.region_path.unlink(missing_ok=True)
         shutil.rmtree(self._tmp, ignore_errors=True)
 

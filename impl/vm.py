@@ -5,8 +5,9 @@ control socket ``$INTERVM_CONTROL``, announces itself, receives its config
 and the doorbell eventfds (SCM_RIGHTS), runs, and sends one result frame.
 Protocol errors are reported in that frame (exit status 3), never as a crash; a
 protocol violation also carries its ``field``, ``value`` and ``rule``, so the host can
-name them. A VM runs in its own process group and is SIGKILLed by the kernel if the
-host dies (:mod:`intervm.impl.children`).
+name them. A VM whose host is gone (its control socket closed) says so in one line on
+stderr (exit status 4), never with a traceback. A VM runs in its own process group and
+is SIGKILLed by the kernel if the host dies (:mod:`intervm.impl.children`).
 
 >>> sorted(ROLES)
 ['consumer', 'producer', 'timer']
@@ -97,11 +98,14 @@ def run_timer(region: Region, control: socket.socket, cfg: Config) -> Result:
             if sock is query:
                 clients.append(query.accept()[0])
                 continue
-            if not sock.recv(1):
-                clients.remove(sock)
-                sock.close()
-                continue
-            sock.sendall(struct.pack("<Q", tick))
+            try:  # a client that hung up (or reset) is dropped, never a crash
+                if sock.recv(1):
+                    sock.sendall(struct.pack("<Q", tick))
+                    continue
+            except OSError:
+                pass
+            clients.remove(sock)
+            sock.close()
         now = time.monotonic_ns()
         if now >= next_ns:
             new_tick = (now - t0) // tick_ns + 1
@@ -185,12 +189,19 @@ def _entry(role: str) -> Callable[[Region, socket.socket, Config], Result]:
 
 
 def main(role: str) -> int:
-    """Run one VM; returns the process exit status."""
+    """Run one VM; returns the process exit status.
+
+    0: done; 3: a protocol error, reported in the result frame; 4: the host is gone
+    (the control socket is closed), said in one line on stderr, never a traceback.
+    """
     entry = _entry(role)
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    control.connect(os.environ[L.CONTROL_ENV])
-    send_frame(control, {"hello": role, "pid": os.getpid()})
-    cfg, fds = recv_frame(control, max_fds=2)
+    try:
+        control.connect(os.environ[L.CONTROL_ENV])
+        send_frame(control, {"hello": role, "pid": os.getpid()})
+        cfg, fds = recv_frame(control, max_fds=2)
+    except OSError as exc:  # ConnectionError included: the host went away
+        return _host_gone(role, exc, "before its config")
     bells = Doorbells({d.name: fds[d.fd_position] for d in L.build_layout(1).doorbells})
     status = 0
     try:
@@ -201,10 +212,25 @@ def main(role: str) -> int:
     except ProtocolViolation as exc:
         violation = {"field": exc.field, "value": exc.value, "rule": exc.rule}
         result, status = {"error": f"{type(exc).__name__}: {exc}", "violation": violation}, 3
-    except PeerTimeout as exc:
+    except (PeerTimeout, OSError) as exc:  # OSError: region gone, control socket closed
         result, status = {"error": f"{type(exc).__name__}: {exc}"}, 3
-    send_frame(control, result)
+    try:
+        send_frame(control, result)
+    except OSError as exc:
+        what = result.get("error", "its result")
+        return _host_gone(role, exc, f"so it could not report: {what}")
     return status
+
+
+def _host_gone(role: str, exc: OSError, what: str) -> int:
+    """Say in one line on stderr that the host's control socket is closed; status 4."""
+    reason = exc.strerror or str(exc)
+    print(
+        f"{role} VM (pid {os.getpid()}): the host's control socket is closed ({reason}) "
+        f"{what}; the host is gone or stopped the run, so this VM stops too",
+        file=sys.stderr,
+    )
+    return 4
 
 
 if __name__ == "__main__":
