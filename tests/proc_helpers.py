@@ -44,10 +44,25 @@ class Cli:
         return found
 
     def env_of(self, pid: int, name: str) -> str | None:
-        for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            return None  # gone meanwhile
+        for item in environ.split(b"\0"):
             key, _, value = item.partition(b"=")
             if key == name.encode():
                 return value.decode()
+        return None
+
+    def env_of_any(self, name: str) -> str | None:
+        """``name`` in the environment of any descendant that has it. A child that was
+        forked but has not exec'd yet still shows the CLI's environment (the token,
+        without what the CLI adds for the child), so "a descendant exists" is not
+        "the child runs"."""
+        for pid in self.descendants():
+            value = self.env_of(pid, name)
+            if value is not None:
+                return value
         return None
 
     def cmdline(self, pid: int) -> str:
