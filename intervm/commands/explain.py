@@ -111,6 +111,9 @@ def explain(protocol: str, variant: str, prop: str | None, memory_model: str | N
     """
     console = Console(highlight=False, soft_wrap=True)
     budget = budget_of(max_memory)
+    if no_fix and fixed is not None:
+        raise click.ClickException(f"give --fixed {fixed} or --no-fix, not both "
+                                   "(--no-fix narrates the counterexample without a fix)")
     try:
         proto = load_protocol(protocol)
         les = prepare(proto, variant, prop, memory_model, parse_params(params), fixed,

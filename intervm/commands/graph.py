@@ -20,13 +20,13 @@ from intervm.commands._common import (
     parse_params,
 )
 from intervm.commands._output import check_output, write_output
+from intervm.commands.explain import load_protocol
 from intervm.model import memory
 from intervm.model.budget import MemoryBudget
 from intervm.model.compile import compile_spec
 from intervm.model.explicit import explore
 from intervm.model.graph_dot import DEFAULT_MAX_STATES, FORMATS, render, state_graph
 from intervm.spec.errors import IntervmError
-from intervm.spec.protocols import get_protocol
 
 
 @click.command("graph", cls=OneLineErrors)
@@ -62,7 +62,7 @@ def graph(protocol: str, variant: str, out: Path, memory_model: str, params: tup
         check_output(out, "--out")
         if trace_out is not None:
             check_output(trace_out, "--trace-out")
-        proto = get_protocol(protocol)
+        proto = load_protocol(protocol)
         v = proto.variant(variant)
         if memory_model not in v.memory_models:
             raise click.ClickException(f"variant {variant} is not declared for "

@@ -28,6 +28,9 @@ from intervm.impl.host import VmFailed
 from intervm.impl.profiler import Percentiles
 from intervm.impl.region_file import Existing
 
+MAX_REQUESTS = 2**32 - 1
+"""The most requests one run can count: the consumer's shared ``head`` index is a u32."""
+
 
 def _row(name: str, p: Percentiles) -> list[str]:
     return [name, *(f"{v:,.0f}" for v in (p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us))]
@@ -119,6 +122,10 @@ def run(
     )
     try:
         cfg.check()
+        if requests > MAX_REQUESTS:
+            raise ValueError(
+                f"requests {requests} is above the maximum {MAX_REQUESTS}: the shared 'head' "
+                "counter is a u32; push at most 2**32 - 1 requests per run")
         if idle_polls < 0:
             raise ValueError(f"idle polls {idle_polls} must be >= 0")
         if plot is not None and plot.suffix.lower() != ".png":

@@ -170,6 +170,10 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
         if protocol is not None and (spec_file or spec_ref) is not None:
             raise OneLineUsageError(f"give a protocol file or --protocol {protocol}, not "
                                     "both (--protocol names a built-in protocol)", 2)
+        source = click.get_current_context().get_parameter_source("max_buffer")
+        if fixed_buffer and source is click.core.ParameterSource.COMMANDLINE:
+            raise OneLineUsageError(f"give --fixed-buffer or --max-buffer {max_buffer}, not "
+                                    "both (--fixed-buffer never grows the buffer)", 2)
         protocols = _load_protocols(spec_file or spec_ref, protocol)
         if list_only:
             _list(console, protocols)
