@@ -8,7 +8,9 @@ the test's own directory, so the temporary files a command leaves are easy to se
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -102,7 +104,26 @@ def start_cli(
         [sys.executable, *python, *args], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, process_group=0 if new_group else None,
     )
-    return Cli(proc, token, tmpdir)
+    cli = Cli(proc, token, tmpdir)
+    STARTED.append(cli)
+    return cli
+
+
+# CLIs started by the running test; ``reap_started`` (an autouse fixture's teardown)
+# kills what a failed assertion left running, so one failure does not leave a
+# 600 s run loading the machine for the tests after it
+STARTED: list[Cli] = []
+
+
+def reap_started() -> None:
+    """SIGKILL every CLI started since the last call, and its children, if still alive."""
+    while STARTED:
+        cli = STARTED.pop()
+        for pid in [cli.proc.pid, *cli.descendants()]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            cli.proc.communicate(timeout=10)
 
 
 def wait_for(what: str, cli: Cli, ready: Callable[[], bool], timeout_s: float = 60.0) -> None:
