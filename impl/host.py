@@ -325,15 +325,32 @@ class Host:
             self._end(vm)
         return None
 
+    def _region_fault(self) -> VmViolation | None:
+        """The region's own fault (shrunk, removed, replaced), if it has one: then that,
+        not what a VM made of the zeros or stale words it read, is the diagnosis."""
+        if self._region_fd < 0:
+            return None
+        try:
+            self.check_region()
+        except VmViolation as fault:
+            return fault
+        return None
+
     def _died(self, vm: Vm) -> VmFailed:
         self._end(vm)
         code = vm.proc.returncode
         if code == -signal.SIGBUS:
             return self._truncated(vm.role)
+        fault = self._region_fault()
+        if fault is not None:
+            return fault
         return VmFailed(f"{vm.role} VM (pid {vm.proc.pid}) ended without a result: "
                         f"{_describe(vm.proc)}")
 
     def _failure(self, vm: Vm, frame: Mapping[str, Any], how: str) -> VmFailed:
+        fault = self._region_fault()
+        if fault is not None:
+            return fault
         v = frame.get("violation")
         text = f"{vm.role} VM {how}: {frame['error']}"
         if isinstance(v, dict):

@@ -76,14 +76,18 @@ def test_a_garbage_tail_ends_the_run_with_the_consumers_violation(tmp_path: Path
     assert cli.descendants() == [] and not Path(path).exists()
 
 
-def test_a_region_truncated_under_the_run_is_named_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [0, 100])
+def test_a_region_truncated_under_the_run_is_named_in_one_line(tmp_path: Path,
+                                                              size: int) -> None:
+    # 100 bytes keeps the first page mapped: no SIGBUS, the VMs read zeros past the
+    # header and may report a violation of their own first; the truncation is the cause
     cli, _, path = start_run(tmp_path)
-    os.truncate(path, 0)
+    os.truncate(path, size)
     code, out, err = cli.finish(timeout_s=60)
     lines = (out + err).strip().splitlines()
     assert code == 1 and len(lines) == 1, out + err
     assert lines[0].startswith(f"Error: region {path} was truncated or removed under the run (")
-    assert "the file is now 0 bytes" in lines[0] and "Traceback" not in out + err
+    assert f"the file is now {size} bytes" in lines[0] and "Traceback" not in out + err
     assert cli.descendants() == [] and not Path(path).exists()
 
 
