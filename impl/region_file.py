@@ -111,32 +111,22 @@ def new_region_file(path: Path, size: int, existing: Existing = Existing.REFUSE)
     The fd holds a shared lock (:func:`lock_shared`) and is closed when the block ends.
     """
     checked = _check_existing(path, existing)
-    if checked is None:
-        fd = _open_new(path, path)
-        try:
-            os.ftruncate(fd, size)
-            lock_shared(fd)
-            yield fd
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-            raise
-        finally:
-            os.close(fd)
-        return
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = _open_new(tmp, path)
+    # a new path is created in place; an existing one is replaced by a renamed temporary
+    where = path if checked is None else path.with_name(
+        f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = _open_new(where, path)
     try:
         os.ftruncate(fd, size)
         lock_shared(fd)
         yield fd
-        if _identity(os.lstat(path)) != checked:
-            raise RegionPathRefused(path, "it changed while the new region was prepared",
-                                    "make sure nothing else writes there and retry")
-        os.replace(tmp, path)
+        if checked is not None:
+            if _identity(os.lstat(path)) != checked:
+                raise RegionPathRefused(path, "it changed while the new region was prepared",
+                                        "make sure nothing else writes there and retry")
+            os.replace(where, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            os.unlink(where)
         raise
     finally:
         os.close(fd)
