@@ -147,10 +147,10 @@ class Host:
     def check_region(self) -> None:
         """Raise :class:`VmViolation` if the region file shrank, or its path was removed
         or now names another file (the VMs would run on, unseen by anyone else)."""
-        if self.region_size() < self.observer.layout.total_size:
-            raise self._truncated(None)
         mine = os.fstat(self._region_fd)
-        if mine.st_nlink == 0 or not self._names_our_region():
+        if mine.st_size < self.observer.layout.total_size:
+            raise self._truncated(None)
+        if mine.st_nlink == 0 or not self._names_our_region(mine):
             how = "removed" if not os.path.lexists(self.region_path) else "replaced by another file"
             rule = (
                 f"region {self.region_path} was {how} under the run (noticed by the host; "
@@ -159,11 +159,12 @@ class Host:
             )
             raise VmViolation("host", "region_file", mine.st_nlink, rule, rule)
 
-    def _names_our_region(self) -> bool:
-        """Whether the region path still names the file the host created."""
+    def _names_our_region(self, mine: os.stat_result | None = None) -> bool:
+        """Whether the region path still names the file the host created (``mine``:
+        its ``fstat``, when the caller has it)."""
         if self._region_fd < 0:
             return True  # nothing opened yet: a half-created file of ours at most
-        mine = os.fstat(self._region_fd)
+        mine = mine or os.fstat(self._region_fd)
         try:
             now = os.stat(self.region_path, follow_symlinks=False)
         except FileNotFoundError:
