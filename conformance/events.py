@@ -30,7 +30,7 @@ from intervm.spec.errors import TraceError
 
 FORMAT = "intervm-trace/1"
 OPS = ("load", "store", "rmw", "fence", "notify", "wait")
-FENCES = ("full", "store")
+FENCES = ("full", "store", "load")
 _KEYS = frozenset({"process", "op", "field", "index", "value", "old", "fence", "t_ns", "seq"})
 
 
@@ -116,7 +116,7 @@ def _from_dict(d: Any, line: int) -> Event:
             raise _fail(line, "a fence has no 'field'; remove it")
         kind = d.get("fence", "full")
         if kind not in FENCES:
-            raise _fail(line, f"fence kind {kind!r} is not full or store")
+            raise _fail(line, f"fence kind {kind!r} is not full, store or load")
     else:
         kind = None
         if not isinstance(fld, str) or not fld:

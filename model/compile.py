@@ -92,6 +92,8 @@ from intervm.spec.syntax import (
 from intervm.spec.validate import validate
 
 HALTED = "⊥"
+FENCE_TEXT = {"full": "full fence (mfence)", "store": "store fence (sfence)",
+              "load": "load fence (smp_rmb)"}
 
 
 def pc_var(process: str) -> str:
@@ -143,7 +145,9 @@ class _Compiler:
                 p.name,
                 stores=tuple(self.location(t) for t in sorted(stored)),
                 loads=tuple(self.location(t) for t in sorted(loaded)),
-                fences=frozenset(s.op.kind for s in p.steps if isinstance(s.op, Fence)),
+                fences=frozenset(s.op.kind for s in p.steps if isinstance(s.op, Fence))
+                | frozenset(s.op.order for s in p.steps
+                            if isinstance(s.op, Load | Store) and s.op.order != "plain"),
                 phantoms=tuple(self.location(t) for t in sorted(phantoms)))
             lay = self.model.layout(footprint, buffer)
             if lay is not None:
@@ -320,16 +324,18 @@ class _Compiler:
                 local_ups[dst] = self.narrow(v.domain, self._local(proc, dst).domain, loaded)
                 access = Access("load", var, idx, local_var(p, dst), loaded)
                 text = f"{dst} := load {var}" + ("" if index is None else f"[{show(index)}]")
+                text += " (acquire)" if op.order == "acquire" else ""
             case Store(var, value, index):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
                 stored = self.resolve(value, p)
-                eff = model.store(lay, self.location(var), idx, self.wrap(v.domain, stored))
+                eff = model.store(lay, self.location(var), idx, self.wrap(v.domain, stored),
+                                  op.order)
                 access = Access("store", var, idx, value=self.wrap(v.domain, stored))
                 guard = and_(guard, eff.guard)
                 mem_ups.extend(eff.updates)
                 text = f"store {var}" + ("" if index is None else f"[{show(index)}]")
-                text += f" := {show(value)}"
+                text += f" := {show(value)}" + (" (release)" if op.order == "release" else "")
             case Fence(kind):
                 if kind not in model.fence_kinds:
                     raise SpecError(f"{p}.{step.label}: fence kind {kind!r} is not one of "
@@ -338,7 +344,7 @@ class _Compiler:
                 eff = model.fence(lay, kind)
                 guard = and_(guard, eff.guard)
                 mem_ups.extend(eff.updates)
-                text = "full fence (mfence)" if kind == "full" else "store fence (sfence)"
+                text = FENCE_TEXT[kind]
                 access = Access("fence", fence=kind)
             case Rmw(dst, var, value, index):
                 v = self.spec.shared_var(var)

@@ -29,6 +29,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from intervm.model import memory
+from intervm.model.compile import FENCE_TEXT
 from intervm.model.memory.buffer import is_buffer_var, lane
 from intervm.model.render import buffer_entries, interrupt_text
 from intervm.model.system import BufferInfo, CAlways, CEventually, CSometimes, System
@@ -119,7 +120,7 @@ def _row(system: System, name: str, process: str, before: Mapping[str, Any],
         where = " (own buffer)" if forwarded else ""
         return Row("load", src, p, f"load {var}{m.group(3) or ''} = {val}{where} → {dst}",
                    detail, name)
-    if main in ("full fence (mfence)", "store fence (sfence)"):
+    if main in FENCE_TEXT.values():
         return Row("fence", p, None, main, detail, name)
     if main.startswith("store ") and "not observed" not in main:
         what = main.removeprefix("store ")

@@ -234,13 +234,24 @@ class Load:
     """``dst := var[index]``: one load from shared memory.
 
     >>> from intervm.spec.expr import L
-    >>> Load("t", "tail"), Load("d", "slots", index=L("h")).index
-    (Load(dst='t', var='tail', index=None), L(name='h'))
+    >>> Load("t", "tail").var, Load("d", "slots", index=L("h")).index
+    ('tail', L(name='h'))
+    >>> Load("v", "seq", order="acquire").order
+    'acquire'
+
+    ``order``: ``"plain"`` (the default: a relaxed load, ``READ_ONCE``, ``ldr``) or
+    ``"acquire"`` (``smp_load_acquire``, ``ldar``: no later access of this process
+    is performed before it). ``deps``: locals this load's *address* depends on
+    besides those in ``index`` (an artificial dependency, as litmus tests write
+    ``ldr w2,[x,w1 eor w1]``). Dependencies matter only under a model that reorders
+    loads (``arm``); see docs/memory-models.md.
     """
 
     dst: str
     var: str
     index: Expr | None = None
+    order: str = "plain"
+    deps: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_fields(self, _LOAD)
@@ -251,14 +262,20 @@ class Store:
     """``var[index] := value``: one store to shared memory (``value`` over locals).
 
     >>> Store("flag", 1)
-    Store(var='flag', value=Const(value=1), index=None)
+    Store(var='flag', value=Const(value=1), index=None, order='plain', deps=())
 
-    Under TSO and PSO the store goes to the writer's store buffer first.
+    Under TSO, PSO and Arm the store goes to the writer's store buffer first.
+    ``order``: ``"plain"`` (``WRITE_ONCE``, ``str``) or ``"release"``
+    (``smp_store_release``, ``stlr``: every earlier access of this process is
+    performed before it). ``deps``: locals its *value* depends on besides those in
+    ``value`` (an artificial data dependency).
     """
 
     var: str
     value: Expr
     index: Expr | None = None
+    order: str = "plain"
+    deps: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_fields(self, _STORE)
@@ -266,11 +283,16 @@ class Store:
 
 @dataclass(frozen=True, slots=True)
 class Fence:
-    """A fence: ``full`` orders earlier stores before later loads (mfence, smp_mb);
-    ``store`` only orders stores among themselves (sfence/smp_wmb).
+    """A fence: ``full`` orders every earlier access before every later one
+    (``mfence``, ``smp_mb``, ``dmb ish``); ``store`` only orders stores among
+    themselves (``sfence``, ``smp_wmb``, ``dmb ishst``); ``load`` orders earlier
+    loads before every later access (``smp_rmb``, ``virtio_rmb``, ``dmb ishld``).
 
-    >>> Fence(), Fence("store")
-    (Fence(kind='full'), Fence(kind='store'))
+    >>> Fence(), Fence("store"), Fence("load")
+    (Fence(kind='full'), Fence(kind='store'), Fence(kind='load'))
+
+    Under SC and x86-TSO a store or load fence orders nothing that is not already
+    ordered; under PSO a load fence is free (loads stay in order).
     """
 
     kind: str = "full"
@@ -646,9 +668,18 @@ _LOCAL = (("name", _NAME), ("domain", _DOMAIN), ("init", _INT))
 _DOORBELL = (("name", _NAME), ("latched", _FLAG), ("doc", _TEXT))
 _PARAMDECL = (("name", _NAME), ("default", _INT), ("minimum", _INT),
               ("symbolic_ok", _FLAG), ("doc", _TEXT), ("maximum", _check.optional(_INT)))
-_LOAD = (("dst", _NAME), ("var", _NAME), ("index", _OPT_EXPR))
-_STORE = (("var", _NAME), ("value", _EXPR), ("index", _OPT_EXPR))
-_FENCE = (("kind", _check.one_of(("full", "store"), "write Fence() or Fence('store')")),)
+FENCE_KINDS = ("full", "store", "load")
+LOAD_ORDERS = ("plain", "acquire")
+STORE_ORDERS = ("plain", "release")
+_DEPS = _check.tuple_of(_NAME, "local names", "deps=('r1',)")
+_LOAD = (("dst", _NAME), ("var", _NAME), ("index", _OPT_EXPR),
+         ("order", _check.one_of(LOAD_ORDERS, "write order='acquire' or leave it out")),
+         ("deps", _DEPS))
+_STORE = (("var", _NAME), ("value", _EXPR), ("index", _OPT_EXPR),
+          ("order", _check.one_of(STORE_ORDERS, "write order='release' or leave it out")),
+          ("deps", _DEPS))
+_FENCE = (("kind", _check.one_of(FENCE_KINDS,
+                                 "write Fence(), Fence('store') or Fence('load')")),)
 _RMW = (("dst", _NAME), ("var", _NAME), ("value", _EXPR), ("index", _OPT_EXPR))
 _ASSIGN = (("assigns", _ASSIGNMENTS),)
 _BRANCH = (("cond", _EXPR), ("target", _NAME))

@@ -51,6 +51,7 @@ from intervm.spec.expr import (
     walk,
 )
 from intervm.spec.syntax import (
+    FENCE_KINDS,
     Always,
     Assign,
     Await,
@@ -346,11 +347,15 @@ class _Checker:
                                 f"{p.name}; labels are {', '.join(p.labels)}", site)
 
         match op:
-            case Load(dst, var, index):
+            case Load(dst, var, index, _, deps):
                 local(dst)
                 shared(var, index)
-            case Store(var, value, index):
+                for d in deps:
+                    local(d)
+            case Store(var, value, index, _, deps):
                 shared(var, index)
+                for d in deps:
+                    local(d)
                 expr(value)
                 self.check_fits(value, self.shared[var].domain, f"shared variable {var!r}",
                                 where, site)
@@ -381,9 +386,10 @@ class _Checker:
                     raise self.fail(where, f"doorbell {db!r} is not declared; add "
                                     f"Doorbell({db!r}) to the spec", site)
             case Fence(kind):
-                if kind not in ("full", "store"):
-                    raise self.fail(where, f"fence kind {kind!r} is not 'full' or 'store'; "
-                                    "write Fence() or Fence('store')", site)
+                if kind not in FENCE_KINDS:
+                    raise self.fail(where, f"fence kind {kind!r} is not 'full', 'store' or "
+                                    "'load'; write Fence(), Fence('store') or "
+                                    "Fence('load')", site)
             case Halt():
                 pass
             case _:

@@ -86,6 +86,12 @@ class Internal:
     group: str | None = None
 
 
+def fence_text(kind: str) -> str:
+    """A fence kind for people: ``'a load fence (smp_rmb)'``."""
+    return {"full": "a full fence (smp_mb)", "store": "a store fence (smp_wmb)",
+            "load": "a load fence (smp_rmb)"}.get(kind, f"a {kind} fence")
+
+
 def memory_read(loc: Location, index: Expr | None) -> Expr:
     """``loc`` (at ``index``) as it is in shared memory."""
     return Var(loc.name) if index is None else Select(loc.name, index)
@@ -155,7 +161,7 @@ class MemoryModel(ABC):
     title: ClassVar[str]
     rank: ClassVar[int]
     summary: ClassVar[str]
-    fence_kinds: ClassVar[frozenset[str]] = frozenset({"full", "store"})
+    fence_kinds: ClassVar[frozenset[str]] = frozenset({"full", "store", "load"})
     buffered: ClassVar[bool] = False
     reorders_stores: ClassVar[bool] = False
 
@@ -191,8 +197,9 @@ class MemoryModel(ABC):
         return self.load(lay, loc, None)
 
     def store(self, lay: BufferLayout | None, loc: Location, index: Expr | None,
-              value: Expr) -> Effect:
-        """A store of the (already wrapped) ``value``."""
+              value: Expr, order: str = "plain") -> Effect:
+        """A store of the (already wrapped) ``value``; ``order`` is ``"plain"`` or
+        ``"release"`` (see :class:`~intervm.spec.syntax.Store`)."""
         return Effect(TRUE, (memory_write(loc, index, value),))
 
     def fence(self, lay: BufferLayout | None, kind: str) -> Effect:
@@ -234,7 +241,7 @@ class MemoryModel(ABC):
     # ------------------------------------------------------------ narration
     def describe_fence(self, process: str, kind: str) -> str:
         """What a fence of ``kind`` by ``process`` does, as a sentence's body."""
-        what = "a full fence" if kind == "full" else f"a {kind} fence"
+        what = fence_text(kind)
         return f"{process} executes {what} (no effect under {self.name.upper()})"
 
     def describe_internal(self, process: str, entry: str) -> str:

@@ -127,7 +127,8 @@ class StoreBufferModel(MemoryModel):
             return None
         return BufferLayout(footprint.process, size, tuple(t.name for t in targets),
                             any(t.is_array for t in targets),
-                            self.store_barrier and "store" in footprint.fences,
+                            self.store_barrier and bool({"store", "release"}
+                                                        & footprint.fences),
                             tuple(t.name for t in footprint.phantoms))
 
     def concrete(self, depth: int | None) -> Concrete:
@@ -148,9 +149,9 @@ class StoreBufferModel(MemoryModel):
         return out
 
     def store(self, lay: BufferLayout | None, loc: Location, index: Expr | None,
-              value: Expr) -> Effect:
+              value: Expr, order: str = "plain") -> Effect:
         if lay is None:
-            return super().store(lay, loc, index, value)
+            return super().store(lay, loc, index, value, order)
         n = Var(lay.n())
         ups: list[tuple[str, Expr]] = []
         for k in range(lay.size):
@@ -162,7 +163,11 @@ class StoreBufferModel(MemoryModel):
                 idx = index if index is not None else Const(0)
                 ups.append((lay.idx(k), ite(at_k, idx, Var(lay.idx(k)))))
             if lay.with_barrier:
-                ups.append((lay.bar(k), ite(at_k, Var(lay.wmb()), Var(lay.bar(k)))))
+                # a release store is ordered after every older store, as if a
+                # store fence preceded it (PSO keeps loads in order already)
+                bar: Expr = (ite(gt(n, 0), 1, 0) if order == "release"
+                             else Var(lay.wmb()))
+                ups.append((lay.bar(k), ite(at_k, bar, Var(lay.bar(k)))))
         if lay.with_barrier:
             ups.append((lay.wmb(), Const(0)))
         ups.append((lay.n(), add(n, 1)))
@@ -240,5 +245,8 @@ class StoreBufferModel(MemoryModel):
         if kind == "full":
             return (f"{process} executes a full fence, which can only complete once its "
                     f"store buffer is empty: every earlier store of {process} is now visible")
+        if kind == "load":
+            return (f"{process} executes a load fence (smp_rmb); under "
+                    f"{self.name.upper()} loads are never reordered, so it has no effect")
         return (f"{process} executes a store fence: stores before it reach memory before "
                 f"stores after it")
