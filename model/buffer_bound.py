@@ -33,7 +33,7 @@ from intervm.model.explicit import StateGraph
 from intervm.model.slicing import expr_vars
 from intervm.model.system import CAlways, CEventually, CSometimes
 from intervm.spec.errors import EngineError
-from intervm.spec.syntax import Branch, Choose, Halt, Process, Spec, Store
+from intervm.spec.syntax import Branch, Choose, Halt, Process, Rmw, Spec, Store
 
 
 def _next_labels(proc: Process, label: str) -> list[str]:
@@ -55,8 +55,9 @@ def _next_labels(proc: Process, label: str) -> list[str]:
     return [t for t in out if t in proc.labels]
 
 
-def process_store_bound(proc: Process) -> int | None:
-    """The most ``Store`` steps on one path of ``proc``; None when it can loop."""
+def process_store_bound(proc: Process, rmw: bool = False) -> int | None:
+    """The most ``Store`` (and with ``rmw``, ``Rmw``) steps on one path of ``proc``;
+    None when it can loop."""
     on_path: set[str] = set()
 
     @cache
@@ -65,7 +66,8 @@ def process_store_bound(proc: Process) -> int | None:
             raise _Loop
         on_path.add(label)
         step = proc.steps[proc.labels.index(label)]
-        here = 1 if isinstance(step.op, Store) else 0
+        counted = (Store, Rmw) if rmw else (Store,)
+        here = 1 if isinstance(step.op, counted) else 0
         best = max((most(t) for t in _next_labels(proc, label)), default=0)
         on_path.discard(label)
         return here + best
@@ -82,12 +84,15 @@ class _Loop(Exception):
     """A cycle in a process's control flow (internal to :func:`process_store_bound`)."""
 
 
-def store_bound(spec: Spec) -> int | None:
-    """The most stores any one process can issue, or None when some process loops."""
-    bounds = [process_store_bound(p) for p in spec.processes]
+def store_bound(spec: Spec, scope: str = "per VM") -> int | None:
+    """The most stores any one process can issue (``scope="per VM"``), or all
+    processes together, RMWs included (``"in all"``: what a model with a history of
+    writes needs); None when some process loops."""
+    bounds = [process_store_bound(p, rmw=scope != "per VM") for p in spec.processes]
     if any(b is None for b in bounds):
         return None
-    return max((b for b in bounds if b is not None), default=0)
+    known = [b for b in bounds if b is not None]
+    return max(known, default=0) if scope == "per VM" else sum(known)
 
 
 def projection(g: StateGraph, prop: str) -> frozenset[tuple[object, ...]]:

@@ -157,6 +157,7 @@ class Cell:
             "invariant": v.invariant,
             "buffer": v.buffer,
             "buffer_bound": v.buffer_bound,
+            "bound": v.bound_name if v.buffer is not None else None,
             "trace": None if v.trace is None else v.trace.to_json(),
         }
         return out
@@ -250,6 +251,8 @@ class Checker:
         verdict, note = self._run(variant, mm, prop, kind)
         if verdict is not None and memory.get(mm).buffered and verdict.buffer is None:
             verdict = replace(verdict, buffer=self.options.buffer)
+        if verdict is not None and verdict.buffer is not None:
+            verdict = replace(verdict, bound_name=memory.get(mm).bound_name)
         if verdict is not None and verdict.trace is not None:
             verdict = replace(verdict, trace=replace(verdict.trace, variant=variant))
         return Cell(self.protocol.name, variant, mm, prop, kind, v.expected(prop, mm),
@@ -296,7 +299,7 @@ class Checker:
         if (not memory.get(mm).buffered or kind == "eventually" or not self.options.grow_buffer
                 or not v.depends_on_buffer):
             return v
-        n = store_bound(self.protocol.spec(variant))
+        n = store_bound(self.protocol.spec(variant), memory.get(mm).bound_scope)
         if n is not None and n <= max(d, MAX_EXACT_BUFFER):
             if n <= d:
                 return replace(v, buffer=n, buffer_bound="unbounded")

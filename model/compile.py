@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import assert_never
+from typing import Any, assert_never
 
 from intervm.model import memory
 from intervm.model.budget import MAX_FLAT_VARS, MemoryBudget, size_text, state_bytes
-from intervm.model.memory.base import Footprint, Location
+from intervm.model.memory.base import Footprint, LoadOption, LoadSite, Location
 from intervm.model.memory.buffer import BufferLayout
 from intervm.model.simplify import fold
 from intervm.model.system import (
@@ -57,11 +57,13 @@ from intervm.spec.expr import (
     and_,
     eq,
     ge,
+    implies,
     ite,
     mod,
     ne,
     or_,
     show,
+    walk,
 )
 from intervm.spec.syntax import (
     Always,
@@ -92,6 +94,44 @@ from intervm.spec.syntax import (
 from intervm.spec.validate import validate
 
 HALTED = "⊥"
+
+
+def locals_in(e: Expr) -> frozenset[str]:
+    """The locals (``L(name)``) expression ``e`` reads."""
+    return frozenset(x.name for x in walk(e) if isinstance(x, L))
+
+
+def step_locals(step: Step) -> frozenset[str]:
+    """Every local a step reads or writes (its op, ``set``, ``branch`` and ghosts)."""
+    out: set[str] = set()
+    exprs: list[Expr] = [v for _, v in step.set] + [v for _, v in step.ghost]
+    out |= {n for n, _ in step.set}
+    if step.branch is not None:
+        exprs.append(step.branch[0])
+    match step.op:
+        case Load(dst, _, index, _, deps):
+            out |= {dst, *deps}
+            exprs += [index] if index is not None else []
+        case Store(_, value, index, _, deps):
+            out |= set(deps)
+            exprs += [value] + ([index] if index is not None else [])
+        case Rmw(dst, _, value, index):
+            out.add(dst)
+            exprs += [value] + ([index] if index is not None else [])
+        case Assign(assigns):
+            out |= {n for n, _ in assigns}
+            exprs += [v for _, v in assigns]
+        case Branch(cond, _) | Await(cond):
+            exprs.append(cond)
+        case Choose(options):
+            exprs += [c for c, _ in options]
+        case Fence() | Notify() | Wait() | Halt():
+            pass
+        case _:
+            assert_never(step.op)
+    for e in exprs:
+        out |= locals_in(e)
+    return frozenset(out)
 FENCE_TEXT = {"full": "full fence (mfence)", "store": "store fence (sfence)",
               "load": "load fence (smp_rmb)"}
 
@@ -136,6 +176,7 @@ class _Compiler:
             frozenset() if observe is None else frozenset(self.var_ids) - observe
         )
         self.layouts: dict[str, BufferLayout] = {}
+        self.sites: dict[tuple[str, str], LoadSite] = {}
         for p in spec.processes:
             stored = {s.op.var for s in p.steps if isinstance(s.op, Store)} - self.dropped
             loaded = {s.op.var for s in p.steps if isinstance(s.op, Load | Rmw)} - self.dropped
@@ -148,14 +189,70 @@ class _Compiler:
                 fences=frozenset(s.op.kind for s in p.steps if isinstance(s.op, Fence))
                 | frozenset(s.op.order for s in p.steps
                             if isinstance(s.op, Load | Store) and s.op.order != "plain"),
-                phantoms=tuple(self.location(t) for t in sorted(phantoms)))
+                phantoms=tuple(self.location(t) for t in sorted(phantoms)),
+                **self._dataflow(p))
+            for site in footprint.load_sites:
+                self.sites[(p.name, site.label)] = site
             lay = self.model.layout(footprint, buffer)
             if lay is not None:
                 self.layouts[p.name] = lay
+        self.layouts = self.model.finish(
+            self.layouts, buffer,
+            [self.location(v.name) for v in spec.shared if v.name not in self.dropped])
 
     def location(self, name: str) -> Location:
         """Shared variable ``name`` as the memory model sees it."""
-        return Location(name, self.var_ids[name], self.spec.shared_var(name).length is not None)
+        var = self.spec.shared_var(name)
+        return Location(name, self.var_ids[name], var.length is not None,
+                        self.length_of(var))
+
+    def _dataflow(self, proc: Process) -> dict[str, Any]:
+        """What a model that tracks dependencies needs to know about ``proc``: which
+        locals feed addresses and stored data, how locals are made of each other, and
+        which loads the step itself does not use (they may be left pending)."""
+        addr: set[str] = set()
+        data: set[str] = set()
+        flows: list[tuple[str, frozenset[str]]] = []
+        sites: list[LoadSite] = []
+        serializing = False
+        for s in proc.steps:
+            after = [v for _, v in s.set] + [v for _, v in s.ghost]
+            if s.branch is not None:
+                after.append(s.branch[0])
+            used_after = frozenset().union(*[locals_in(e) for e in after])
+            for name, val in s.set:
+                flows.append((name, locals_in(val)))
+            match s.op:
+                case Load(dst, var, index, order, deps):
+                    addr |= set(deps) | (locals_in(index) if index is not None else set())
+                    if (var not in self.dropped and order == "plain"
+                            and dst not in used_after):
+                        v = self.spec.shared_var(var)
+                        dom = self._local(proc, dst).domain
+                        narrowed = self.narrow(v.domain, dom, Var("·"))
+                        sites.append(LoadSite(
+                            len(sites) + 1, s.label, self.location(var), dst,
+                            local_var(proc.name, dst),
+                            dom.modulus if isinstance(dom, Bits) and narrowed != Var("·")
+                            else None,
+                            None if index is None else
+                            self.ring_index(v, self.resolve(index, proc.name))))
+                case Store(_, value, index, _, deps):
+                    data |= set(deps) | locals_in(value)
+                    data |= locals_in(index) if index is not None else set()
+                case Rmw(_, _, value, index):
+                    serializing = True
+                    addr |= locals_in(index) if index is not None else set()
+                    data |= locals_in(value)
+                case Assign(assigns):
+                    flows.extend((name, locals_in(val)) for name, val in assigns)
+                case Notify() | Wait():
+                    serializing = True
+                case _:
+                    pass
+        return {"serializing": serializing, "addr_deps": frozenset(addr),
+                "data_deps": frozenset(data), "flows": tuple(flows),
+                "load_sites": tuple(sites)}
 
     # ------------------------------------------------------------ parameters
 
@@ -301,6 +398,12 @@ class _Compiler:
         text = ""
         options: list[tuple[Expr, str]] = []
         access: Access | None = None
+        views: dict[str, Expr] = {}  # locals' new dependency views (models that track them)
+        load_options: list[LoadOption] = []
+        load_dst = ""
+        load_var: Shared | None = None
+        load_idx: Expr | None = None
+        guard = and_(guard, model.step_guard(lay, step_locals(step)))
         match op:
             case Load(dst, var, index) if var in self.dropped:
                 local_ups[dst] = Const(0)
@@ -314,23 +417,35 @@ class _Compiler:
                                       Const(0) if lay.with_index else None, Const(0))
                     guard = and_(guard, eff.guard)
                     mem_ups.extend(eff.updates)
-            case Load(dst, var, index):
+            case Load(dst, var, index, order, deps):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
-                loaded = model.load(lay, self.location(var), idx)
-                eff = model.load_effect(lay, self.location(var), idx)
-                guard = and_(guard, eff.guard)
-                mem_ups.extend(eff.updates)
-                local_ups[dst] = self.narrow(v.domain, self._local(proc, dst).domain, loaded)
-                access = Access("load", var, idx, local_var(p, dst), loaded)
+                addr_view = model.view_of(lay, (locals_in(index) if index is not None
+                                                else frozenset()) | set(deps))
+                load_options = model.load_options(lay, self.location(var), idx, order,
+                                                  addr_view, self.sites.get((p, step.label)))
+                load_dst = dst
                 text = f"{dst} := load {var}" + ("" if index is None else f"[{show(index)}]")
                 text += " (acquire)" if op.order == "acquire" else ""
+                first = load_options[0]
+                if len(load_options) == 1 and first.value is not None:
+                    guard = and_(guard, first.effect.guard)
+                    mem_ups.extend(first.effect.updates)
+                    local_ups[dst] = self.narrow(v.domain, self._local(proc, dst).domain,
+                                                 first.value)
+                    views[dst] = first.view
+                    load_options = []
+                    access = Access("load", var, idx, local_var(p, dst), first.value)
+                else:
+                    load_var, load_idx = v, idx
             case Store(var, value, index):
                 v = self.spec.shared_var(var)
                 idx = None if index is None else self.ring_index(v, self.resolve(index, p))
                 stored = self.resolve(value, p)
+                data_view = model.view_of(lay, locals_in(value) | set(op.deps) | (
+                    locals_in(index) if index is not None else frozenset()))
                 eff = model.store(lay, self.location(var), idx, self.wrap(v.domain, stored),
-                                  op.order)
+                                  op.order, data_view)
                 access = Access("store", var, idx, value=self.wrap(v.domain, stored))
                 guard = and_(guard, eff.guard)
                 mem_ups.extend(eff.updates)
@@ -355,6 +470,7 @@ class _Compiler:
 
                 old, eff = model.rmw(lay, self.location(var), idx, new_value)
                 local_ups[dst] = old
+                views[dst] = model.rmw_view(lay)
                 mem_ups.extend(eff.updates)
                 access = Access("rmw", var, idx, local_var(p, dst), new_value(old))
                 guard = and_(guard, eff.guard)
@@ -364,6 +480,7 @@ class _Compiler:
                     local_ups[name] = self.wrap(
                         self._local(proc, name).domain, self.resolve(val, p)
                     )
+                    views[name] = model.view_of(lay, locals_in(val))
                 text = ", ".join(f"{n} := {show(v)}" for n, v in assigns) or "skip"
             case Branch(cond, target):
                 pc_next = ite(self.resolve(cond, p), self.label_index(p, target), nxt)
@@ -408,6 +525,37 @@ class _Compiler:
             case _:
                 assert_never(op)
 
+        if load_options:
+            assert load_var is not None
+            out: list[Command] = []
+            for opt in load_options:
+                lups = dict(local_ups)
+                vws = dict(views)
+                acc = (None if opt.value is None else
+                       Access("load", load_var.name, load_idx, local_var(p, load_dst),
+                              opt.value))
+                if opt.value is not None:
+                    lups[load_dst] = self.narrow(load_var.domain,
+                                                 self._local(proc, load_dst).domain, opt.value)
+                    vws[load_dst] = opt.view
+                out.extend(self._finish_step(
+                    proc, step, and_(guard, opt.effect.guard), lups,
+                    [*mem_ups, *opt.effect.updates], pc_next, options,
+                    text + (f" — {opt.note}" if opt.note else ""), acc, vws, opt.suffix))
+            return out
+        return self._finish_step(proc, step, guard, local_ups, mem_ups, pc_next, options,
+                                 text, access, views, "")
+
+    def _finish_step(self, proc: Process, step: Step, guard: Expr,
+                     local_ups: dict[str, Expr], mem_ups: list[tuple[str, Expr]],
+                     pc_next: Expr, options: list[tuple[Expr, str]], text: str,
+                     access: Access | None, views: dict[str, Expr], suffix: str
+                     ) -> list[Command]:
+        """The command(s) of one way a step goes: ``set``, ``branch``, ghosts, the
+        locals' views and the program counter (a load left pending writes no local)."""
+        p = proc.name
+        lay = self.layouts.get(p)
+        model = self.model
         if step.set:
             post = dict(local_ups)
             for name, val in step.set:
@@ -417,6 +565,8 @@ class _Compiler:
                 post[name] = self.wrap(self._local(proc, name).domain,
                                        self.resolve(val, p, local_ups))
             local_ups = post
+            for name, val in step.set:
+                views[name] = model.view_of(lay, locals_in(val), views)
         if step.branch is not None:
             cond, target = step.branch
             pc_next = ite(self.resolve(cond, p, local_ups), self.label_index(p, target), pc_next)
@@ -425,7 +575,8 @@ class _Compiler:
             (g, self.wrap(self._ghost(g).domain, self.resolve(val, p, local_ups)))
             for g, val in step.ghost
         ]
-        base = [(local_var(p, k), v) for k, v in local_ups.items()] + mem_ups + ghost_ups
+        base = ([(local_var(p, k), v) for k, v in local_ups.items()] + mem_ups + ghost_ups
+                + list(model.register_updates(lay, views)))
         group = p if proc.fair else None
         if options:
             out = []
@@ -446,7 +597,7 @@ class _Compiler:
             return out
         return [
             Command(
-                name=f"{p}.{step.label}",
+                name=f"{p}.{step.label}{suffix}",
                 process=p,
                 group=group,
                 guard=guard,
@@ -516,16 +667,26 @@ class _Compiler:
             lay = self.layouts.get(p.name)
             if lay is not None:
                 out.extend(StateVar(f, "sb", owner=p.name) for f in self.model.state_vars(lay))
+        out.extend(StateVar(f, "sb") for f in self.model.global_vars(self.layouts))
         return out
+
+    def settled(self, pred: Expr) -> Expr:
+        """When the processes whose locals or place ``pred`` reads are settled: a
+        model that may leave a load pending has not yet written its register, so a
+        property looks at such a process only once its loads are performed."""
+        procs = sorted({e.process for e in walk(pred) if isinstance(e, LocalOf | At)})
+        return and_(*[self.model.settled(self.layouts.get(q)) for q in procs])
 
     def properties(self) -> list[CProperty]:
         out: list[CProperty] = []
         for prop in self.spec.properties:
             match prop:
                 case Always(name, pred):
-                    out.append(CAlways(name, self.resolve(pred, None)))
+                    out.append(CAlways(name, implies(self.settled(pred),
+                                                     self.resolve(pred, None))))
                 case Sometimes(name, pred):
-                    out.append(CSometimes(name, self.resolve(pred, None)))
+                    out.append(CSometimes(name, and_(self.settled(pred),
+                                                     self.resolve(pred, None))))
                 case Eventually(name, pending):
                     out.append(CEventually(name, self.resolve(pending, None)))
                 case _:

@@ -49,6 +49,9 @@ class Verdict:
     # more entry changed nothing the property reads), "largest checked" (it still
     # changed at the largest depth tried) or "unbounded" (no VM issues more stores than that)
     buffer_bound: str = ""
+    # what the bound counts, from the memory model: "buffer" (store-buffer entries
+    # per VM) or "history" (arm: the writes every VM can still read an old value past)
+    bound_name: str = "buffer"
 
     @property
     def outcome(self) -> str | None:
@@ -88,13 +91,15 @@ class Verdict:
             return ""
         match self.buffer_bound:
             case "unbounded":
-                return f"buffer unbounded, ≤ {b} {'store' if b == 1 else 'stores'} per VM"
+                unit = (f"{'store' if b == 1 else 'stores'} per VM" if self.bound_name
+                        == "buffer" else f"{'write' if b == 1 else 'writes'} in all")
+                return f"{self.bound_name} unbounded, ≤ {b} {unit}"
             case "sufficient":
-                return f"buffer ≤ {b}, sufficient"
+                return f"{self.bound_name} ≤ {b}, sufficient"
             case "largest checked":
-                return f"buffer ≤ {b} (largest checked)"
+                return f"{self.bound_name} ≤ {b} (largest checked)"
             case _:
-                return f"buffer ≤ {b}"
+                return f"{self.bound_name} ≤ {b}"
 
     @property
     def text(self) -> str:

@@ -227,6 +227,7 @@ ExprLike: TypeAlias = "Expr | int | bool"
 
 TRUE = Const(True)
 FALSE = Const(False)
+ZERO = Const(0)
 
 
 _EXPR_TYPES = (Const, L, LocalOf, G, Mem, At, Param, Pending, Var, Select, Update, Bin, Not, Ite)

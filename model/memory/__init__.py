@@ -2,13 +2,13 @@
 
 >>> from intervm.model import memory
 >>> memory.names()
-('sc', 'tso', 'pso')
+('sc', 'tso', 'pso', 'arm')
 >>> memory.get("pso").title
 'PSO (SPARC partial store order)'
 >>> memory.get("arm7")
 Traceback (most recent call last):
 ...
-intervm.spec.errors.ParamError: memory model 'arm7' is unknown; choose one of sc, tso, pso
+intervm.spec.errors.ParamError: memory model 'arm7' is unknown; choose one of sc, tso, pso, arm
 
 Adding a model is one new module here defining ``MODEL`` (an instance of a
 :class:`~intervm.model.memory.base.MemoryModel` subclass); it is found at import.

@@ -27,12 +27,12 @@ interpretations that follow the same rules:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from intervm.model.memory.buffer import BufferLayout
-from intervm.spec.expr import TRUE, Expr, Select, Update, Var
+from intervm.spec.expr import TRUE, ZERO, Const, Expr, Select, Update, Var
 
 Loc = tuple[str, int | None]  # a concrete location: (field, index or None)
 Updates = tuple[tuple[str, Expr], ...]
@@ -46,13 +46,44 @@ class Location:
     name: str
     var_id: int
     is_array: bool
+    length: int | None = None  # an array's length, when the instance fixes it
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSite:
+    """A load step whose value the step itself does not use, so a model may leave it
+    pending (``id`` >= 1, per process); ``dst_var`` is the flat local it writes,
+    ``modulus`` the wrap its destination needs (None: none), ``index`` the
+    ring-reduced index expression (over the state at the load) or None."""
+
+    id: int
+    label: str
+    loc: Location
+    dst: str
+    dst_var: str
+    modulus: int | None
+    index: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOption:
+    """One way a load may go: the command-name ``suffix`` (``""`` when it is the only
+    way), the value (None: the load is left pending), what it needs and changes, the
+    view its register gets (models that track views) and a note for narration."""
+
+    suffix: str
+    value: Expr | None
+    effect: Effect
+    view: Expr
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Footprint:
     """What one process touches, as far as a model needs to know to give it state:
     the observed locations it stores to and loads from (RMWs count as loads), sorted
-    by name, and the fence kinds its steps use. ``phantoms``: sliced-away locations it
+    by name, the fence kinds its steps use (and ``"acquire"``/``"release"`` when it has
+such accesses), and the register data flow a model that tracks dependencies needs. ``phantoms``: sliced-away locations it
     also stores to, when the compiler is asked for an exact slice; a model that
     buffers stores gives each of their stores a value-less entry, so a bounded buffer
     fills up exactly as in the whole system (flushing one writes nothing)."""
@@ -62,6 +93,11 @@ class Footprint:
     loads: tuple[Location, ...]
     fences: frozenset[str]
     phantoms: tuple[Location, ...] = ()
+    serializing: bool = False  # it has an RMW, a doorbell write or a wait
+    addr_deps: frozenset[str] = frozenset()  # locals in load/RMW addresses
+    data_deps: frozenset[str] = frozenset()  # locals in store values and addresses
+    flows: tuple[tuple[str, frozenset[str]], ...] = ()  # local <- locals it is made of
+    load_sites: tuple[LoadSite, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +200,9 @@ class MemoryModel(ABC):
     fence_kinds: ClassVar[frozenset[str]] = frozenset({"full", "store", "load"})
     buffered: ClassVar[bool] = False
     reorders_stores: ClassVar[bool] = False
+    bound_name: ClassVar[str] = "buffer"  # what ``--buffer`` bounds, in verdicts
+    bound_scope: ClassVar[str] = "per VM"  # the bound is reached per VM or "in all"
+    tracks_views: ClassVar[bool] = False  # registers carry dependency views
 
     def __repr__(self) -> str:
         return f"<memory model {self.name}>"
@@ -180,6 +219,17 @@ class MemoryModel(ABC):
         """The flat variables a process's buffer adds (all start at 0)."""
         return lay.state_vars()
 
+    def finish(self, layouts: Mapping[str, BufferLayout], size: int,
+               locations: Sequence[Location]) -> dict[str, BufferLayout]:
+        """The layouts once every process has one (a model with shared state of its
+        own wires it in here); ``locations``: every observed shared variable."""
+        return dict(layouts)
+
+    def global_vars(self, layouts: Mapping[str, BufferLayout]) -> list[str]:
+        """Flat variables the model keeps outside every process (all start at 0)."""
+        return []
+
+
     # ------------------------------------------------------------ accesses
     def load(self, lay: BufferLayout | None, loc: Location, index: Expr | None) -> Expr:
         """The value a load of ``loc`` (at the ring-reduced ``index``) returns."""
@@ -191,15 +241,50 @@ class MemoryModel(ABC):
         model with per-process views may advance one here)."""
         return Effect()
 
+    def load_options(self, lay: BufferLayout | None, loc: Location, index: Expr | None,
+                     order: str, addr_view: Expr,
+                     site: LoadSite | None) -> list[LoadOption]:
+        """Every way a load may go (one command each). ``addr_view``: the view of
+        the locals its address depends on; ``site``: set when the step does not use
+        the value itself (a model may defer the load). By default the one way
+        :meth:`load` and :meth:`load_effect` describe."""
+        return [LoadOption("", self.load(lay, loc, index),
+                           self.load_effect(lay, loc, index), Const(0))]
+
+    def view_of(self, lay: BufferLayout | None, names: Iterable[str],
+                known: Mapping[str, Expr] | None = None) -> Expr:
+        """The view of a value computed from locals ``names`` (``known``: views
+        already set in this step). Models that do not track views: 0."""
+        return Const(0)
+
+    def register_updates(self, lay: BufferLayout | None,
+                         views: Mapping[str, Expr]) -> Updates:
+        """Updates giving locals their new views."""
+        return ()
+
+    def step_guard(self, lay: BufferLayout | None, touched: frozenset[str]) -> Expr:
+        """What a step that reads or writes locals ``touched`` must wait for (a
+        pending load of one of them)."""
+        return TRUE
+
+    def settled(self, lay: BufferLayout | None) -> Expr:
+        """Whether the process has no access left pending (its registers are final)."""
+        return TRUE
+
+    def rmw_view(self, lay: BufferLayout | None) -> Expr:
+        """The view an RMW's old value gets."""
+        return Const(0)
+
     def view(self, lay: BufferLayout | None, loc: Location) -> Expr:
         """What the process would load from scalar ``loc`` now (the trace validator's
         check of a load or store no step of the spec matches)."""
         return self.load(lay, loc, None)
 
     def store(self, lay: BufferLayout | None, loc: Location, index: Expr | None,
-              value: Expr, order: str = "plain") -> Effect:
+              value: Expr, order: str = "plain", view: Expr = ZERO) -> Effect:
         """A store of the (already wrapped) ``value``; ``order`` is ``"plain"`` or
-        ``"release"`` (see :class:`~intervm.spec.syntax.Store`)."""
+        ``"release"`` (see :class:`~intervm.spec.syntax.Store`); ``view``: the view
+        of the locals its address and value depend on."""
         return Effect(TRUE, (memory_write(loc, index, value),))
 
     def fence(self, lay: BufferLayout | None, kind: str) -> Effect:

@@ -36,6 +36,7 @@ from intervm.model.memory.base import (
 from intervm.model.memory.buffer import BufferLayout
 from intervm.spec.expr import (
     TRUE,
+    ZERO,
     Const,
     Expr,
     Update,
@@ -149,7 +150,7 @@ class StoreBufferModel(MemoryModel):
         return out
 
     def store(self, lay: BufferLayout | None, loc: Location, index: Expr | None,
-              value: Expr, order: str = "plain") -> Effect:
+              value: Expr, order: str = "plain", view: Expr = ZERO) -> Effect:
         if lay is None:
             return super().store(lay, loc, index, value, order)
         n = Var(lay.n())
