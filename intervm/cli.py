@@ -4,7 +4,8 @@ Each subcommand lives in its own module under :mod:`intervm.commands`; this one 
 names them. Modules are imported when their command runs, so ``intervm image list``
 does not pay for importing Z3. Every command runs under
 :func:`intervm.commands._signals.converted`: SIGTERM, SIGHUP and SIGINT clean up and
-exit with 128 + the signal number.
+exit with 128 + the signal number. Usage errors of the groups (an unknown or missing
+subcommand) are one line, exit status 2 (:class:`intervm.commands._usage.OneLineGroup`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import ClassVar
 import click
 
 from intervm.commands._signals import Interrupted, converted
+from intervm.commands._usage import OneLineGroup
 
 COMMANDS = {
     "verify": ("intervm.commands.verify", "verify"),
@@ -31,7 +33,7 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(OneLineGroup):
     """A click group whose subcommands (``lazy``: name → (module, attribute)) are
     imported on first use."""
 

@@ -95,10 +95,14 @@ def flat_size(system: System) -> int:
 
 @dataclass(frozen=True, slots=True)
 class MemoryBudget:
-    """At most ``limit`` bytes a search may add; ``option``: how it was set."""
+    """At most ``limit`` bytes a search may add; ``option``: how it was set.
+    ``force``: go on where a refusal before the search would rest only on an estimate
+    (``--force``: the initial state estimated larger than the budget); the search
+    itself still stops at ``limit``."""
 
     limit: int
     option: str = "--max-memory"
+    force: bool = False
 
     def __post_init__(self) -> None:
         if self.limit < MIN_BUDGET:

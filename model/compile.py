@@ -762,8 +762,9 @@ def check_instance_size(spec: Spec, params: Mapping[str, int | None], buffer: in
     scalars += len(spec.ghosts) + 2 * len(spec.doorbells) + len(params)
     scalars += sum(1 + len(p.locals) + 5 * buffer + 2 for p in spec.processes)
     flat = scalars + sum(n for _, n, _ in arrays)
-    if flat <= MAX_FLAT_VARS and (budget is None
-                                  or state_bytes(flat, len(arrays)) <= budget.limit):
+    per_state = state_bytes(flat, len(arrays))
+    if flat <= MAX_FLAT_VARS and (budget is None or budget.force
+                                  or per_state <= budget.limit):
         return
     big = max(arrays, key=lambda a: a[1], default=None)
     param = None if big is None else big[2]
@@ -775,9 +776,11 @@ def check_instance_size(spec: Spec, params: Mapping[str, int | None], buffer: in
         raise ParamError(f"{what}: more than the {MAX_FLAT_VARS:,} state variables an "
                          f"instance may have; {fix}")
     assert budget is not None
-    raise ParamError(f"{what}: its initial state alone takes about "
-                     f"{size_text(state_bytes(flat, len(arrays)))}, more than the memory "
-                     f"budget {budget.text}; {fix} or raise {budget.option}")
+    raise ParamError(f"{what}: {flat:,} state variables after array expansion, "
+                     f"so one state takes an estimated {size_text(per_state)} and even the "
+                     f"initial state does not fit the memory budget {budget.text}; "
+                     f"{fix}, raise {budget.option}, or give --force to try anyway "
+                     f"(the search still stops at the budget)")
 
 
 def compile_spec(

@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from intervm.spec.coalescing import Knobs, build
 from intervm.spec.errors import ParamError
 from intervm.spec.protocol import Protocol, Variant, merged, violations
@@ -158,11 +161,33 @@ def builtin_protocols() -> tuple[Protocol, ...]:
 
 
 def get_protocol(name: str) -> Protocol:
-    """The built-in protocol called ``name``."""
+    """The built-in protocol called ``name``; the :class:`ParamError` for any other
+    name says what ``name`` is instead (a directory, a missing file, a file that is not
+    a protocol file, or an unknown name) and lists the built-in names. Every command
+    taking a PROTOCOL (``verify -p``, ``report``, ``explain``, ``play``, ``graph``,
+    ``export``, ``conformance``) resolves it here.
+
+    >>> get_protocol("coalescing").name
+    'coalescing'
+    >>> get_protocol("/")
+    Traceback (most recent call last):
+    ...
+    intervm.spec.errors.ParamError: protocol '/' is a directory, not a protocol; give a protocol file (FILE.py) or one of the built-in protocols: coalescing, timer
+    """
     for p in builtin_protocols():
         if p.name == name:
             return p
-    raise ParamError(
-        f"protocol {name!r} is not built in; choose one of "
-        f"{', '.join(p.name for p in builtin_protocols())} or pass a file"
-    )
+    names = ", ".join(p.name for p in builtin_protocols())
+    path = Path(name)
+    if path.is_dir():
+        raise ParamError(f"protocol {name!r} is a directory, not a protocol; give a "
+                         f"protocol file (FILE.py) or one of the built-in protocols: "
+                         f"{names}")
+    if path.exists():
+        raise ParamError(f"protocol {name!r} is neither a protocol file (FILE.py) nor "
+                         f"a built-in protocol; give FILE.py or one of {names}")
+    if "/" in name or os.sep in name or name.endswith(".py"):
+        raise ParamError(f"protocol file {name!r} does not exist; check the path, or "
+                         f"give one of the built-in protocols: {names}")
+    raise ParamError(f"protocol {name!r} is not built in; choose one of {names} or "
+                     f"pass a file")

@@ -116,8 +116,10 @@ def test_user_array_whose_initial_state_exceeds_the_budget(tmp_path: Path) -> No
                 "--param", "n=1000000", "--max-memory", "4M")
     assert one_error_line(r) == (
         "Error: parameter n=1000000 of 'bigarray' makes shared array 'cells' 1000000 "
-        "elements long: its initial state alone takes about 7.6 MB, more than the memory "
-        "budget 4 MB; lower n or raise --max-memory")
+        "elements long: 1,000,015 state variables after array expansion, so one state "
+        "takes an estimated 7.6 MB and even the initial state does not fit the memory "
+        "budget 4 MB; lower n, raise --max-memory, or give --force to try anyway (the "
+        "search still stops at the budget)")
 
 
 def test_huge_parameter_never_overflows_in_the_library() -> None:
@@ -375,9 +377,11 @@ def test_inprocess_refinement_takes_the_budget(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
     (line,) = r.stderr.strip().splitlines()
     assert line == ("Error: parameter capacity=1048576 of 'coalescing' makes shared array "
-                    "'slots' 1048576 elements long: its initial state alone takes about "
-                    "8.0 MB, more than the memory budget 4 MB; lower capacity or raise "
-                    "--max-memory")
+                    "'slots' 1048576 elements long: 1,048,632 state variables after "
+                    "array expansion, so one state takes an estimated 8.0 MB and even the "
+                    "initial state does not fit the memory budget 4 MB; lower capacity, "
+                    "raise --max-memory, or give --force to try anyway (the search still "
+                    "stops at the budget)")
 
 
 def test_inprocess_search_past_the_budget_is_an_error_case_not_a_pass(

@@ -217,7 +217,7 @@ def test_pictures_bad_input_is_one_line(tmp_path: Path) -> None:
     one_line(*cli("graph", "coalescing", "no_recheck", "-m", "tso", "--out",
                   str(tmp_path / "g.svg")), 1, "--param capacity=1 --param requests=1")
     one_line(*cli("graph", "coalescing", "no_recheck", "--param", "requests",
-                  "--out", str(tmp_path / "g.svg")), 1, "is not NAME=INTEGER")
+                  "--out", str(tmp_path / "g.svg")), 2, "is not NAME=INTEGER")
     one_line(*cli("graph", "coalescing", "no_recheck", "--param", "requests=1", "--param",
                   "capacity=1", "--out", str(tmp_path / "missing" / "g.dot")),
              1, "does not exist")

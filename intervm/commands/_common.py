@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 import click
 
+from intervm.commands._usage import USAGE_EXIT
+from intervm.commands._usage import OneLineUsageError as OneLineUsageError
+from intervm.commands._usage import one_line as one_line
 from intervm.model.budget import MemoryBudget
 from intervm.spec.errors import ParamError
 
@@ -16,23 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_PARAM_DIGITS = 40  # a longer integer is a typo (and int() refuses 4300+ digits)
 
 
-def one_line(text: str) -> str:
-    """Collapse white space so a message stays on one line."""
-    return " ".join(text.split())
-
-
-class OneLineUsageError(click.ClickException):
-    """A usage error printed as a single ``Error:`` line (no usage block)."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 class OneLineErrors(click.Command):
     """Report bad options as one ``Error:`` line (no usage block, no traceback)."""
 
-    usage_exit_code: ClassVar[int] = 1
+    usage_exit_code: ClassVar[int] = USAGE_EXIT
 
     def make_context(
         self,
@@ -102,9 +93,22 @@ class MemorySize(click.ParamType[MemoryBudget]):
             self.fail(str(e), param, ctx)
 
 
+FORCE_KEY = "intervm.force"
+
+
+def _remember_force(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[FORCE_KEY] = True
+
+
 def max_memory_option(f: F) -> F:
     """``--max-memory SIZE`` (default: half the available memory), as ``max_memory``:
-    a :class:`MemoryBudget`."""
+    a :class:`MemoryBudget`; and ``--force``, read by :func:`budget_of`."""
+    f = click.option(
+        "--force", is_flag=True, expose_value=False, callback=_remember_force,
+        help="Go on where the instance is refused only on an estimate (its initial "
+             "state estimated larger than --max-memory); the search still stops at "
+             "the budget. Hard limits (a parameter's maximum) still apply.")(f)
     return click.option(
         "--max-memory", "max_memory", type=MemorySize(), default=None,
         help="Memory a search may add, e.g. 4G or 512M (K/M/G/T are powers of 1024; "
@@ -113,5 +117,10 @@ def max_memory_option(f: F) -> F:
 
 
 def budget_of(value: MemoryBudget | None) -> MemoryBudget:
-    """The ``--max-memory`` value, or the default budget."""
-    return value if value is not None else MemoryBudget.default()
+    """The ``--max-memory`` value, or the default budget; with ``--force`` given, one
+    that lets an instance refused only on an estimate go on."""
+    budget = value if value is not None else MemoryBudget.default()
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().meta.get(FORCE_KEY):
+        budget = replace(budget, force=True)
+    return budget

@@ -17,7 +17,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from intervm.commands._common import OneLineErrors, OneLineUsageError, max_memory_option
+from intervm.commands._common import (
+    OneLineErrors,
+    OneLineUsageError,
+    budget_of,
+    max_memory_option,
+)
 from intervm.commands._output import OutputError, check_output, write_output
 from intervm.conformance import report as rp
 from intervm.conformance.broken import BROKEN
@@ -145,6 +150,7 @@ def inprocess(target: str | None, builtin: bool, models: Sequence[str], max_exam
     Exit status 1 on any failure (or, with --builtin, on any unexpected outcome).
     """
     console = Console()
+    max_memory = budget_of(max_memory)
     if builtin == (target is not None):
         raise _usage("give either MODULE:OBJECT or --builtin (not both, not neither)")
     try:

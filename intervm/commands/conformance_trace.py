@@ -70,7 +70,7 @@ def check_trace(trace_file: Path, protocol: str | None, variant: str | None,
             if path is not None:
                 check_output(path, what)
     except click.BadParameter as e:
-        raise OneLineUsageError(one_line(e.format_message()), 2) from None
+        raise OneLineUsageError(one_line(e.format_message())) from None
     except OutputError as e:
         raise OneLineUsageError(str(e), 2) from None
     try:

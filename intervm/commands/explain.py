@@ -2,7 +2,8 @@
 then the fixed variant under the same schedule.
 
 Exit status 0 when the counterexample was found and narrated, 1 on bad input (one
-line naming what was wrong) or when the variant has no counterexample.
+line naming what was wrong) or when the variant has no counterexample, 2 on a usage
+error (a bad option value, a missing argument).
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from intervm.commands._common import OneLineErrors, budget_of, max_memory_option, parse_params
+from intervm.commands._common import (
+    OneLineErrors,
+    OneLineUsageError,
+    budget_of,
+    max_memory_option,
+    one_line,
+    parse_params,
+)
 from intervm.model import memory
 from intervm.model.budget import MemoryBudget
 from intervm.model.lesson import Lesson, compile_variant, prepare
@@ -122,4 +130,4 @@ def explain(protocol: str, variant: str, prop: str | None, memory_model: str | N
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     except click.BadParameter as e:
-        raise click.ClickException(e.format_message()) from None
+        raise OneLineUsageError(one_line(e.format_message())) from None

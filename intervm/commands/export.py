@@ -23,11 +23,12 @@ import click
 
 from intervm.commands._common import OneLineErrors, one_line, parse_params
 from intervm.commands._output import OutputError, write_output
+from intervm.commands._usage import OneLineGroup
 from intervm.model import memory
 from intervm.spec.errors import IntervmError
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def export() -> None:
     """Export a compiled protocol instance for another model checker."""
 

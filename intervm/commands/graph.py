@@ -14,6 +14,7 @@ import click
 
 from intervm.commands._common import (
     OneLineErrors,
+    OneLineUsageError,
     budget_of,
     max_memory_option,
     one_line,
@@ -57,7 +58,7 @@ def graph(protocol: str, variant: str, out: Path, memory_model: str, params: tup
     try:
         overrides = parse_params(params)
     except click.BadParameter as e:
-        raise click.ClickException(one_line(e.format_message())) from None
+        raise OneLineUsageError(one_line(e.format_message())) from None
     try:
         check_output(out, "--out")
         if trace_out is not None:

@@ -46,6 +46,7 @@ from rich.text import Text
 
 from intervm.commands._common import OneLineErrors
 from intervm.commands._output import OutputError, check_output
+from intervm.commands._usage import OneLineGroup
 from intervm.impl import image as bundle
 from intervm.spec.image_format import one_line
 
@@ -82,7 +83,7 @@ def _size(n: int) -> str:
     return f"{value:,.1f} {unit}"
 
 
-@click.group("image")
+@click.group("image", cls=OneLineGroup)
 def image() -> None:
     """Pack, list and extract single-volume image bundles (see docs/image-format.md)."""
 

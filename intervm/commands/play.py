@@ -20,7 +20,14 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from intervm.commands._common import OneLineErrors, budget_of, max_memory_option, parse_params
+from intervm.commands._common import (
+    OneLineErrors,
+    OneLineUsageError,
+    budget_of,
+    max_memory_option,
+    one_line,
+    parse_params,
+)
 from intervm.commands.explain import load_protocol
 from intervm.model import memory
 from intervm.model.budget import MemoryBudget
@@ -168,7 +175,7 @@ def play(protocol: str, variant: str, prop: str | None, memory_model: str | None
     except IntervmError as e:
         raise click.ClickException(str(e)) from None
     except click.BadParameter as e:
-        raise click.ClickException(e.format_message()) from None
+        raise OneLineUsageError(one_line(e.format_message())) from None
     console.print(Text(f"{proto.name}/{variant} under {mm.upper()} ({system.param_text}): "
                        f"{proto.variant(variant).doc}", style="italic"))
     if unknown:

@@ -68,7 +68,7 @@ def report(out: Path, protocol: str | None, variants: tuple[str, ...],
         overrides = parse_params(params)
         check_output(out)
     except click.BadParameter as e:
-        raise OneLineUsageError(one_line(e.format_message()), 2) from None
+        raise OneLineUsageError(one_line(e.format_message())) from None
     except OutputError as e:
         raise click.ClickException(str(e)) from None
     try:

@@ -181,7 +181,7 @@ def verify(spec_file: str | None, spec_ref: str | None, protocol: str | None, va
         try:
             values = parse_params(params)
         except click.BadParameter as e:
-            raise OneLineUsageError(one_line(e.format_message()), 2) from None
+            raise OneLineUsageError(one_line(e.format_message())) from None
         options = CheckOptions(engine=engine, timeout=timeout, bmc_depth=bmc_depth,
                                buffer=buffer, params=values,
                                unbounded=not no_unbounded, grow_buffer=not fixed_buffer,
