@@ -57,7 +57,7 @@ class Variant:
     doc: str
     violated: Mapping[str, frozenset[str]] = field(default_factory=dict)
     params: Mapping[str, int] = field(default_factory=dict)
-    memory_models: tuple[str, ...] = field(default_factory=memory.names)
+    memory_models: tuple[str, ...] = field(default_factory=memory.defaults)
     symbolic: tuple[str, ...] | None = None  # params an unbounded proof may leave open
     where: str = field(default="", compare=False, repr=False)
 

@@ -37,20 +37,21 @@ Outcome = tuple[int, int]
 
 
 def test_registry_lists_the_models_strongest_first() -> None:
-    assert memory.names() == ("sc", "tso", "pso")
-    assert [memory.get(n).name for n in memory.names()] == ["sc", "tso", "pso"]
-    assert [m.buffered for m in memory.MODELS.values()] == [False, True, True]
-    assert [m.reorders_stores for m in memory.MODELS.values()] == [False, False, True]
+    assert memory.names() == ("sc", "tso", "pso", "arm")
+    assert [memory.get(n).name for n in memory.names()] == ["sc", "tso", "pso", "arm"]
+    assert [m.buffered for m in memory.MODELS.values()] == [False, True, True, True]
+    assert [m.reorders_stores for m in memory.MODELS.values()] == [False, False, True, True]
+    assert [m.tracks_views for m in memory.MODELS.values()] == [False, False, False, True]
 
 
 def test_registry_is_immutable_and_names_unknown_models() -> None:
     with pytest.raises(TypeError):
-        memory.MODELS["arm"] = memory.get("sc")  # type: ignore[index]
-    with pytest.raises(ParamError, match=r"memory model 'arm' is unknown; choose one of "
-                                         r"sc, tso, pso"):
-        memory.get("arm")
-    with pytest.raises(sched.TesterError, match="memory model 'arm' is unknown"):
-        Run({}, "arm")
+        memory.MODELS["power"] = memory.get("sc")  # type: ignore[index]
+    with pytest.raises(ParamError, match=r"memory model 'power' is unknown; choose one of "
+                                         r"sc, tso, pso, arm"):
+        memory.get("power")
+    with pytest.raises(sched.TesterError, match="memory model 'power' is unknown"):
+        Run({}, "power")
 
 
 # ---------------------------------------------------------------- litmus cases

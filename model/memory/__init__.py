@@ -50,6 +50,16 @@ def names() -> tuple[str, ...]:
     return tuple(MODELS)
 
 
+def defaults() -> tuple[str, ...]:
+    """The models a variant is checked under unless it lists its own (strongest
+    first): every model whose ``in_default`` is set.
+
+    >>> defaults()
+    ('sc', 'tso', 'pso')
+    """
+    return tuple(n for n, m in MODELS.items() if m.in_default)
+
+
 def get(name: str) -> MemoryModel:
     """The model called ``name``; an unknown name is a :class:`ParamError`."""
     model = MODELS.get(name)
@@ -59,4 +69,4 @@ def get(name: str) -> MemoryModel:
     return model
 
 
-__all__ = ["MODELS", "MemoryModel", "get", "names"]
+__all__ = ["MODELS", "MemoryModel", "defaults", "get", "names"]

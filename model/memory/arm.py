@@ -273,6 +273,9 @@ class ARM(StoreBufferModel):
                "unless a dmb, an acquire/release or a dependency orders them")
     reorders_stores = True
     store_barrier = True
+    # opt-in (``-m arm``, or a variant's memory_models): its state spaces are an
+    # order of magnitude larger than PSO's (BENCHMARKS.md, "Cost of the Arm model")
+    in_default = False
     bound_name = "history"
     bound_scope = "in all"  # the log holds every VM's writes
     tracks_views = True

@@ -200,6 +200,7 @@ class MemoryModel(ABC):
     fence_kinds: ClassVar[frozenset[str]] = frozenset({"full", "store", "load"})
     buffered: ClassVar[bool] = False
     reorders_stores: ClassVar[bool] = False
+    in_default: ClassVar[bool] = True  # checked when a variant lists no models
     bound_name: ClassVar[str] = "buffer"  # what ``--buffer`` bounds, in verdicts
     bound_scope: ClassVar[str] = "per VM"  # the bound is reached per VM or "in all"
     tracks_views: ClassVar[bool] = False  # registers carry dependency views
