@@ -402,6 +402,13 @@ def plan(protocols: Iterable[Protocol], variants: Iterable[str] = (),
     if missing := want_p - seen_p:
         raise ParamError(f"no property named {', '.join(sorted(missing))}; see "
                          "`intervm verify --list` for the properties")
+    if not jobs and want_m and seen_v:
+        opt_in = sorted(m for m in want_m if not memory.get(m).in_default)
+        if opt_in:
+            raise ParamError(
+                f"no selected variant is checked under {', '.join(opt_in)}: that model is "
+                "opt-in, a variant lists it in its memory_models (see "
+                "docs/memory-models.md; examples/litmus/arm.py does)")
     return jobs
 
 

@@ -157,7 +157,8 @@ def explore(system: System, max_states: int = DEFAULT_MAX_STATES, variant: str =
 
 
 def _scope(g: StateGraph) -> str:
-    return f"{g.system.param_text}; {len(g)} states"
+    params = g.system.param_text
+    return f"{params}; {len(g)} states" if params else f"{len(g)} states"
 
 
 def check(g: StateGraph, prop: str) -> Verdict:

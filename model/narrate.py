@@ -227,6 +227,8 @@ def sentence(system: System, cmd: Command, before: Mapping[str, Value],
     p = cmd.process
     model = memory.get(system.memory_model)
     weak = model.buffered
+    if cmd.kind == "flush" and model.internal_is_load(cmd.name):
+        return f"{cmd.text}."
     if cmd.kind == "flush":
         b0 = dict(buffer_contents(system, before)).get(p, ())
         b1 = dict(buffer_contents(system, after)).get(p, ())
@@ -252,6 +254,11 @@ def sentence(system: System, cmd: Command, before: Mapping[str, Value],
             fwd = any(e.lstrip("|").split("=", 1)[0].split("[", 1)[0] == var for e in own)
             src = "its own store buffer" if fwd else "shared memory"
             body = f"{p} reads {var} from {src} and gets {_value(val)}"
+            if "@" in cmd.name and not fwd and "[" not in cmd.text.split(":=")[1]:
+                if cmd.name.endswith("@defer"):
+                    body = f"{p} issues its load of {var}"
+                body += model.describe_load(cmd.name, p, var, _value(val),
+                                            _value(after.get(var)))
             if weak and not fwd:
                 hidden = _buffered_elsewhere(system, before, p, var)
                 if hidden:
@@ -390,6 +397,16 @@ def _last_change(trace: Trace, var: str, upto: int) -> tuple[int, str] | None:
     return None
 
 
+def _last_write_of(trace: Trace, var: str, value: Value, upto: int) -> tuple[int, str] | None:
+    """(step, process) of the last step up to ``upto`` that made ``var`` ``value`` in
+    memory; None when it is the initial value."""
+    states = trace.states()
+    for i in range(upto, 0, -1):
+        if states[i].get(var) == value and states[i - 1].get(var) != value:
+            return i, trace.steps[i - 1].process
+    return None
+
+
 def explain_facts(system: System, trace: Trace, spec: Spec | None) -> tuple[str, ...]:
     """Why the run goes wrong, in facts derived from the trace: beliefs that memory has
     since contradicted, and reads that missed a store still in a store buffer."""
@@ -400,11 +417,20 @@ def explain_facts(system: System, trace: Trace, spec: Spec | None) -> tuple[str,
     last_by: dict[tuple[str, str], Read] = {}
     for p, r in reads:
         last_by[(p, r.var)] = r
+    states = trace.states()
     for (p, var), r in last_by.items():
         src = _last_change(trace, var, r.step)
-        came = ("its own buffered store" if r.forwarded else
-                f"in memory since step {src[0]}, by {src[1]}" if src is not None
-                else "the initial value")
+        held = states[r.step].get(var)
+        if not r.forwarded and not isinstance(held, tuple) and held != r.value:
+            # a load that read an older write (a model that reorders loads)
+            older = _last_write_of(trace, var, r.value, r.step)
+            came = (f"an older write than memory's {var}={_value(held)}: "
+                    + (f"the one {older[1]} made at step {older[0]}" if older is not None
+                       else "the initial value"))
+        else:
+            came = ("its own buffered store" if r.forwarded else
+                    f"in memory since step {src[0]}, by {src[1]}" if src is not None
+                    else "the initial value")
         fact = f"{p} read {var}={_value(r.value)} at step {r.step} ({came})"
         now = final.get(var)
         if now is not None and not isinstance(now, tuple) and now != r.value:
@@ -454,8 +480,8 @@ def narrate(trace: Trace, system: System, spec: Spec | None = None) -> Narration
     operations and ``doc`` strings, and the verdict quotes the property's doc."""
     who = ", ".join(system.processes)
     intro = (f"VMs: {who}. Shared memory starts as {memory_text(system, trace.init)}."
-             + (" Each VM has a FIFO store buffer: its stores reach memory only when "
-                "the buffer drains (a flush step)." if system.buffers else ""))
+             + (f" {memory.get(system.memory_model).describe_state()}"
+                if system.buffers else ""))
     return Narration(
         title=title_of(trace),
         intro=intro,

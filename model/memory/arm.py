@@ -720,6 +720,27 @@ class ARM(StoreBufferModel):
                          "tso or pso")
 
     # ---------------------------------------------------------------- narration
+    def describe_state(self) -> str:
+        return ("Each VM has a store buffer whose stores to different locations may "
+                "drain in any order (a flush step), and its loads may read a write older "
+                "than memory's newest unless a fence, an acquire or a dependency orders "
+                "them.")
+
+    def internal_is_load(self, name: str) -> bool:
+        return name.startswith("resolve(")
+
+    def describe_load(self, command: str, process: str, var: str, value: str,
+                      newest: str) -> str:
+        way = command.rpartition("@")[2] if "@" in command else ""
+        if way == "defer":
+            return (f"; the load is left pending: {process} goes on and performs it "
+                    f"later (Arm lets a load be performed after later accesses)")
+        if way.isdigit() and value != newest:
+            return (f", an older value than the newest in memory ({var}={newest}): "
+                    f"nothing orders this load after the write it missed, so Arm lets "
+                    f"it be satisfied early")
+        return ""
+
     def describe_fence(self, process: str, kind: str) -> str:
         match kind:
             case "full":

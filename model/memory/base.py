@@ -330,6 +330,21 @@ class MemoryModel(ABC):
         what = fence_text(kind)
         return f"{process} executes {what} (no effect under {self.name.upper()})"
 
+    def describe_state(self) -> str:
+        """One sentence for the start of a narration: what state each VM has."""
+        return ("Each VM has a FIFO store buffer: its stores reach memory only when the "
+                "buffer drains (a flush step).")
+
+    def internal_is_load(self, name: str) -> bool:
+        """Whether background move ``name`` performs a pending load (not a flush)."""
+        return False
+
+    def describe_load(self, command: str, process: str, var: str, value: str,
+                      newest: str) -> str:
+        """What to add to the narration of load command ``command`` (``newest``: the
+        newest value in memory, as text); '' when nothing."""
+        return ""
+
     def describe_internal(self, process: str, entry: str) -> str:
         """The narration of a background move making ``entry`` visible."""
         return f"{process}'s buffered store {entry} drains to shared memory"
