@@ -132,7 +132,7 @@ def test_cli_explain() -> None:
     (["coalescing", "no_recheck", "--param", "requests"], "is not NAME=INTEGER", 2),
     (["coalescing", "no_recheck", "--property", "zzz"], "property 'zzz' is not declared", 1),
     (["coalescing", "no_recheck", "--fixed", "zzz"], "has no variant 'zzz'", 1),
-    (["coalescing", "no_recheck", "-m", "arm"], "'arm' is not one of", 2),  # usage: 2
+    (["coalescing", "no_recheck", "-m", "power"], "'power' is not one of", 2),  # usage: 2
 ])
 def test_cli_explain_bad_input_is_one_line(args: list[str], message: str, status: int) -> None:
     r = CliRunner().invoke(main, ["explain", *args])
