@@ -94,6 +94,10 @@ from intervm.spec.syntax import (
 from intervm.spec.validate import validate
 
 HALTED = "⊥"
+# an instance whose states are huge (a parameter made an array enormous) and whose
+# budget holds fewer of them than this is refused before the search (unless --force)
+MIN_SEARCH_STATES = 10_000
+LARGE_STATE = 1024 * 1024
 
 
 def locals_in(e: Expr) -> frozenset[str]:
@@ -763,8 +767,10 @@ def check_instance_size(spec: Spec, params: Mapping[str, int | None], buffer: in
     scalars += sum(1 + len(p.locals) + 5 * buffer + 2 for p in spec.processes)
     flat = scalars + sum(n for _, n, _ in arrays)
     per_state = state_bytes(flat, len(arrays))
+    too_few = per_state >= LARGE_STATE and per_state * MIN_SEARCH_STATES > (
+        budget.limit if budget is not None else 0)
     if flat <= MAX_FLAT_VARS and (budget is None or budget.force
-                                  or per_state <= budget.limit):
+                                  or (per_state <= budget.limit and not too_few)):
         return
     big = max(arrays, key=lambda a: a[1], default=None)
     param = None if big is None else big[2]
@@ -776,6 +782,14 @@ def check_instance_size(spec: Spec, params: Mapping[str, int | None], buffer: in
         raise ParamError(f"{what}: more than the {MAX_FLAT_VARS:,} state variables an "
                          f"instance may have; {fix}")
     assert budget is not None
+    if per_state <= budget.limit:
+        fits = budget.limit // per_state
+        raise ParamError(f"{what}: {flat:,} state variables after array expansion, so "
+                         f"one state takes an estimated {size_text(per_state)} and the "
+                         f"memory budget {budget.text} holds at most {fits:,} states, far "
+                         f"too few to search it (a search needs at least "
+                         f"{MIN_SEARCH_STATES:,}); {fix}, raise {budget.option}, or give "
+                         f"--force to try anyway (the search still stops at the budget)")
     raise ParamError(f"{what}: {flat:,} state variables after array expansion, "
                      f"so one state takes an estimated {size_text(per_state)} and even the "
                      f"initial state does not fit the memory budget {budget.text}; "

@@ -50,6 +50,8 @@ CASES: list[tuple[list[str], int, str]] = [
     ([*V, "--param", "capacity"], 2, "--param"),
     ([*V, "--param", "capacity=-1"], 1, "capacity=-1"),
     ([*V, "--param", f"capacity={HUGE}"], 1, "above its maximum"),
+    ([*V, "--param", "capacity=1000000"], 1, "holds at most"),  # an estimate: --force
+    ([*E, "--param", "capacity=1000000"], 1, "holds at most"),
     ([*V, "--param", "nosuch=3"], 1, "'nosuch'"),
     ([*R, "--param", "capacity=nan"], 2, "--param"),
     ([*R, "--param", f"capacity={HUGE}"], 1, "above its maximum"),

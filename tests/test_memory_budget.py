@@ -171,10 +171,12 @@ def test_trace_validation_past_the_budget_is_unknown_never_a_pass() -> None:
     out = in_fresh_interpreter(
         "from intervm.conformance.record import record_coalescing\n"
         "from intervm.conformance.tracecheck import check_lines\n"
+        "from dataclasses import replace\n"
         "from intervm.model.budget import MemoryBudget\n"
         "lines = record_coalescing(requests=2, capacity=1 << 18, seed=1)\n"
+        "# force: past the up-front refusal (2 MB states, 4 MB budget), into the search\n"
         "res = check_lines(lines, 'coalescing', 'correct', 'tso',"
-        " memory=MemoryBudget.parse('4M'))\n"
+        " memory=replace(MemoryBudget.parse('4M'), force=True))\n"
         "print(res.case.outcome.name)\n"
         "print(res.case.detail)\n")
     outcome, detail = out.split("\n", 1)
