@@ -2,17 +2,20 @@
 
 Each CLI process gets a unique token in its environment; every descendant inherits it,
 so scanning ``/proc/*/environ`` for the token finds children and grandchildren (VMs,
-workers, spin/gcc/pan, the binary under test) without psutil. ``TMPDIR`` points into
-the test's own directory, so the temporary files a command leaves are easy to see.
+workers, spin/gcc/pan, the binary under test) without psutil. ``TMPDIR`` is a private,
+short directory (linked from the test's own directory as ``tmp-TOKEN``), so the temporary
+files a command leaves are easy to see.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -97,8 +100,10 @@ def start_cli(
     (a terminal's Ctrl-C signals that whole group).
     """
     token = uuid.uuid4().hex
-    tmpdir = tmp_path / f"tmp-{token[:8]}"
-    tmpdir.mkdir()
+    # not inside tmp_path: the CLI binds a Unix socket under TMPDIR, and a socket path
+    # holds at most 107 bytes, which pytest-xdist's deeper tmp_path (popen-gwN/) passes
+    tmpdir = Path(tempfile.mkdtemp(prefix=f"ivt-{token[:8]}-"))
+    (tmp_path / f"tmp-{token[:8]}").symlink_to(tmpdir, target_is_directory=True)
     env = dict(os.environ, **{TOKEN_ENV: token, "TMPDIR": str(tmpdir)})
     proc = subprocess.Popen(
         [sys.executable, *python, *args], env=env, stdout=subprocess.PIPE,
@@ -116,7 +121,8 @@ STARTED: list[Cli] = []
 
 
 def reap_started() -> None:
-    """SIGKILL every CLI started since the last call, and its children, if still alive."""
+    """SIGKILL every CLI started since the last call, and its children, if still alive,
+    and remove its TMPDIR (the test has checked by now what the CLI left there)."""
     while STARTED:
         cli = STARTED.pop()
         for pid in [cli.proc.pid, *cli.descendants()]:
@@ -124,6 +130,7 @@ def reap_started() -> None:
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
             cli.proc.communicate(timeout=10)
+        shutil.rmtree(cli.tmpdir, ignore_errors=True)
 
 
 def wait_for(what: str, cli: Cli, ready: Callable[[], bool], timeout_s: float = 60.0) -> None:

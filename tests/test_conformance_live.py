@@ -25,7 +25,11 @@ from intervm.conformance.report import Outcome, Report, from_json
 from intervm.impl.region import Region
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "c"
-pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on PATH")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on PATH"),
+    # one xdist worker builds the example binaries (module fixture ``bins``) once
+    pytest.mark.xdist_group("conformance_live"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def test_bmc_and_spacer_agree_with_explicit(variant: str, mm: str) -> None:
     exp = check(explore(system), "no_lost_wakeup")
     if exp.status is Status.VIOLATED:
         assert exp.depth is not None
-        z = bmc(system, "no_lost_wakeup", max_depth=exp.depth, timeout=120)
+        z = bmc(system, "no_lost_wakeup", max_depth=exp.depth, timeout=600)  # a hang guard: 120 s ran out at load 5 (45 s idle)
         assert z.status is Status.VIOLATED
         assert z.depth == exp.depth  # both are shortest
         assert z.trace is not None

@@ -71,6 +71,10 @@ class Page(HTMLParser):
             self.text[self._section].append(data)
 
 
+# one xdist worker runs the report (module fixture ``report``) once for all its tests
+pytestmark = pytest.mark.xdist_group("html_report")
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("report") / "matrix.html"

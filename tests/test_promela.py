@@ -66,6 +66,9 @@ from intervm.spec.expr import (
 )
 from intervm.spec.protocols import get_protocol
 
+# one xdist worker builds each pan (module fixture ``cache``) once for all its properties
+pytestmark = pytest.mark.xdist_group("promela")
+
 needs_spin = pytest.mark.skipif(
     not spin_available(), reason="spin/gcc not installed (apt-get install -y spin gcc)"
 )
