@@ -686,8 +686,10 @@ class _Compiler:
         for prop in self.spec.properties:
             match prop:
                 case Always(name, pred):
-                    out.append(CAlways(name, implies(self.settled(pred),
-                                                     self.resolve(pred, None))))
+                    settled = self.settled(pred)
+                    body = self.resolve(pred, None)
+                    out.append(CAlways(name, body if settled == TRUE
+                                       else implies(settled, body)))
                 case Sometimes(name, pred):
                     out.append(CSometimes(name, and_(self.settled(pred),
                                                      self.resolve(pred, None))))

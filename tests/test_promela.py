@@ -151,7 +151,7 @@ def test_cli_export_writes_the_same_text(tmp_path: Path) -> None:
     (["--variant", "nope"], "has no variant 'nope'", 1),
     (["--param", "capacity"], "is not NAME=INTEGER", 2),  # usage errors: 2
     (["--param", "bogus=1"], "parameter 'bogus' is not declared", 1),
-    (["--memory-model", "arm"], "'arm' is not one of", 2),
+    (["--memory-model", "power"], "'power' is not one of", 2),
     (["--param", "capacity=0"], "below its minimum 1", 1),
 ])
 def test_cli_bad_flags_give_one_line(args: list[str], message: str, status: int) -> None:

@@ -102,7 +102,7 @@ def test_parameter_errors() -> None:
         compile_spec(proto.spec("correct"), {"bogus": 1})
     with pytest.raises(ParamError, match=r"capacity=0 .* below its minimum 1"):
         compile_spec(proto.spec("correct"), {"capacity": 0})
-    with pytest.raises(ParamError, match="memory model 'arm' is unknown"):
-        compile_spec(proto.spec("correct"), {}, "arm")
+    with pytest.raises(ParamError, match="memory model 'power' is unknown"):
+        compile_spec(proto.spec("correct"), {}, "power")
     with pytest.raises(ParamError, match="has no variant 'nope'; its variants are: correct"):
         proto.variant("nope")

@@ -137,9 +137,9 @@ proto = Protocol("tiny", "a protocol that does nothing", build, variants=(
     ('Variant("one", 1, "g starts at 1", violated={"zer0": frozenset({"sc"})}),',
      "bad.py:12: protocol 'tiny', variant 'one': declares property 'zer0' violated, but the "
      "spec has no such property; its properties are zero"),
-    ('Variant("one", 1, "g starts at 1", violated={"zero": frozenset({"arm"})}),',
+    ('Variant("one", 1, "g starts at 1", violated={"zero": frozenset({"power"})}),',
      "bad.py:12: protocol 'tiny', variant 'one': declares 'zero' violated under memory "
-     "model 'arm', which is unknown; use sc, tso, pso"),
+     "model 'power', which is unknown; use sc, tso, pso, arm"),
     ('Variant("one", 1, "g starts at 1", params={"capacity": 2}),',
      "bad.py:12: protocol 'tiny', variant 'one': sets parameter 'capacity', which the spec "
      "does not declare; add ParamDecl(...) to the spec or drop it"),
