@@ -74,7 +74,7 @@ def test_bad_input_gets_one_line_errors_and_no_traceback() -> None:
     code, out = run("--param", "bogus=3", "-p", "coalescing", "-v", "correct", "-m", "sc",
                     "-j", "1")
     assert code == 1 and "parameter 'bogus' is not declared" in out
-    code, out = run("-m", "arm")
+    code, out = run("-m", "power")
     assert code == 2 and "Invalid value" in out
 
 

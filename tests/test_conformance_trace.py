@@ -174,7 +174,7 @@ def test_cli_pass_fail_and_reports(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--memory-model", "arm"], "Error: Invalid value for '--memory-model'"),
+    (["--memory-model", "power"], "Error: Invalid value for '--memory-model'"),
     (["--param", "capacity"], "Error: Invalid value for --param: 'capacity' is not NAME="),
     (["--variant", "nope"], "Error: protocol 'coalescing' has no variant 'nope'; its variants are: correct,"),
     (["--param", "colour=3"], "Error: parameter 'colour' is not declared by protocol"),
