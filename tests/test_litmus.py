@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from litmus_helpers import pinned_row
 
 from intervm.cli import main
 from intervm.model.check import Checker, CheckOptions
@@ -67,33 +68,19 @@ def catalogue() -> Protocol:
     return proto
 
 
-def short(status: Status, depth: int | None) -> str:
-    match status:
-        case Status.PROVED:
-            return f"R{depth}"
-        case Status.VIOLATED:
-            return "U"
-        case _:
-            return status.name
-
-
 def test_every_litmus_verdict_is_pinned_and_as_declared() -> None:
     proto = catalogue()
     assert [v.name for v in proto.variants] == list(PINNED)
     checker = Checker(proto, CheckOptions(engine="explicit"))
     for variant, want in PINNED.items():
-        got = []
-        for mm in MODELS:
-            cell = checker.check(variant, mm, "exists")
-            v = cell.verdict
-            assert v is not None and cell.matches, (variant, mm, v)
-            got.append(short(v.status, v.depth))
+        got, verdicts = pinned_row(checker, variant, MODELS)
+        for mm, v in zip(MODELS, verdicts, strict=True):
             if mm == "sc":
                 assert v.buffer is None and "buffer" not in v.text
             elif v.status is Status.VIOLATED:  # forbidden: for every buffer depth
                 assert v.buffer_bound == "unbounded", (variant, mm)
                 assert "buffer unbounded" in v.text
-        assert " ".join(got) == want, variant
+        assert got == want, variant
 
 
 def test_a_fixed_buffer_of_two_hides_exactly_the_three_store_outcomes() -> None:

@@ -508,10 +508,6 @@ class ARM(StoreBufferModel):
                                   "is left pending (performed later)"))
         return out
 
-    def load(self, lay: BufferLayout | None, loc: Location, index: Expr | None) -> Expr:
-        """Only for the trace validator's view of a scalar: the newest value."""
-        return StoreBufferModel.load(self, lay, loc, index)
-
     # ---------------------------------------------------------------- stores
     def store(self, lay: BufferLayout | None, loc: Location, index: Expr | None,
               value: Expr, order: str = "plain", view: Expr = ZERO) -> Effect:
@@ -568,10 +564,14 @@ class ARM(StoreBufferModel):
                 out[k] = v
         return tuple(out.items())
 
-    def _own_after(self, lay: ArmLayout, pos: Expr, loc: Location, index: Expr | None,
-                   release: Expr) -> list[tuple[str, Expr]]:
-        """What a VM's own write at ``pos`` does to its views (after the shift)."""
-        ups = self._set_coh(lay, loc, index, pos, lambda v: _shifted(lay, v))
+    def _own_coh(self, lay: ArmLayout, pos: Expr, loc: Location,
+                 index: Expr | None) -> list[tuple[str, Expr]]:
+        """A VM's own write at ``pos`` to ``loc``: its ``coh`` there (after the shift)."""
+        return self._set_coh(lay, loc, index, pos, lambda v: _shifted(lay, v))
+
+    def _own_views(self, lay: ArmLayout, pos: Expr, release: Expr) -> list[tuple[str, Expr]]:
+        """A VM's own write at ``pos``: its ``vwm`` and (a release) ``vrel``."""
+        ups: list[tuple[str, Expr]] = []
         if lay.with_vwm:
             ups.append((lay.vwm(), pos))
         if lay.with_vrel:
@@ -625,12 +625,9 @@ class ARM(StoreBufferModel):
         for t in locations:
             mine = eq(var, t.var_id)
             t_idx = (idx if idx is not None else Const(0)) if t.is_array else None
-            for name, e in self._set_coh(lay, t, t_idx, pos, lambda v: _shifted(lay, v)):
-                own.append((name, ite(mine, e, _shifted(lay, name))))
-        if lay.with_vwm:
-            own.append((lay.vwm(), pos))
-        if lay.with_vrel:
-            own.append((lay.vrel(), ite(release, pos, _shifted(lay, lay.vrel()))))
+            own += [(name, ite(mine, e, _shifted(lay, name)))
+                    for name, e in self._own_coh(lay, pos, t, t_idx)]
+        own += self._own_views(lay, pos, release)
         merged = self._merge(ups, own)
         if isinstance(real, Const):
             return merged
@@ -696,7 +693,7 @@ class ARM(StoreBufferModel):
         old = memory_read(loc, index)
         written = new(old)
         pos, ups = self._append(a, Const(loc.var_id), index, written, old)
-        own = self._own_after(a, pos, loc, index, FALSE)
+        own = self._own_coh(a, pos, loc, index) + self._own_views(a, pos, FALSE)
         mine: list[tuple[str, Expr]] = [memory_write(loc, index, written)]
         if a.with_vrp:
             mine.append((a.vrp(), pos))
